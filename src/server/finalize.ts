@@ -1,0 +1,433 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsPromises from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+
+import { and, eq, lt, ne, or, sql } from 'drizzle-orm';
+
+import type { Principal } from './auth';
+import { bundleFiles, datasets, jobs, uploadParts, uploadSessions } from './db/schema';
+import type { FinalizeFailureCode } from './errors';
+import { InletError } from './errors';
+import { datasetKeyFor } from './fingerprint';
+import { checkFormat, readHead } from './formats';
+import { addSeconds, nowIso } from './ids';
+import { fingerprintOf, listDatasets, writeProjections } from './manifest';
+import type { FileFormat } from './rules';
+import { contentTypeFor } from './rules';
+import type { Runtime } from './runtime';
+import type { SessionRow } from './sessions';
+import { requireSession } from './sessions';
+import type { LocalObjectStore } from './storage/local-store';
+import { storedExtension } from './workspace';
+
+export interface Receipt {
+  success: true;
+  status: 'finalized';
+  uploadSessionId: string;
+  fileId: string;
+  datasetKey: string;
+  sha256: string;
+  sizeBytes: number;
+  fingerprint: string;
+  finalizedAt: string;
+}
+
+export interface FinalizeFailure {
+  success: false;
+  retryable: boolean;
+  errorCode: FinalizeFailureCode;
+  message: string;
+  details?: Record<string, unknown>;
+  partNumbers?: number[];
+  retryAfterMs?: number;
+}
+
+export type FinalizeResult = Receipt | FinalizeFailure;
+
+export interface ClientPart {
+  partNumber: number;
+  etag: string;
+  sha256?: string | undefined;
+}
+
+/** How long a concurrent caller waits for the winner's receipt before FINALIZE_IN_PROGRESS. */
+const WAIT_FOR_WINNER_MS = 20_000;
+const POLL_INTERVAL_MS = 100;
+
+/** Trims whitespace and one pair of surrounding double quotes, as S3 clients vary in both. */
+export function normalizeEtag(etag: string): string {
+  const trimmed = etag.trim();
+  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1).trim() : trimmed;
+}
+
+/** Raises UPLOAD_PARTS_INVALID unless the list names parts 1..partCount exactly once each. */
+export function checkPartList(parts: readonly ClientPart[], partCount: number): void {
+  const seen = new Set<number>();
+  for (const part of parts) {
+    if (part.partNumber < 1 || part.partNumber > partCount) {
+      throw new InletError(
+        'UPLOAD_PARTS_INVALID',
+        `Part number ${part.partNumber} is out of range; this session has parts 1 to ${partCount}.`,
+        { partNumber: part.partNumber, partCount },
+      );
+    }
+    if (seen.has(part.partNumber)) {
+      throw new InletError('UPLOAD_PARTS_INVALID', `Part number ${part.partNumber} is listed twice.`, {
+        partNumber: part.partNumber,
+      });
+    }
+    seen.add(part.partNumber);
+  }
+  if (seen.size !== partCount) {
+    const missing = [];
+    for (let partNumber = 1; partNumber <= partCount; partNumber += 1) {
+      if (!seen.has(partNumber)) missing.push(partNumber);
+    }
+    throw new InletError(
+      'UPLOAD_PARTS_INVALID',
+      `The part list must name every part from 1 to ${partCount}; missing: ${missing.slice(0, 20).join(', ')}.`,
+      { partCount, missing: missing.slice(0, 100) },
+    );
+  }
+}
+
+function failure(code: FinalizeFailureCode, retryable: boolean, message: string, extra: Partial<FinalizeFailure> = {}): FinalizeFailure {
+  return { success: false, retryable, errorCode: code, message, ...extra };
+}
+
+/**
+ * Finalizes an upload session: verifies the parts, places the file content-addressed in the job
+ * workspace, upserts the manifest and returns the receipt. It is a state machine on the session
+ * row: a conditional UPDATE claims `issued → finalizing` with a lease, the winner does the work,
+ * and every other caller (concurrent, retried, or after a restart) gets the stored result.
+ */
+export async function finalizeSession(
+  runtime: Runtime,
+  principal: Principal,
+  input: { uploadSessionId: string; parts: ClientPart[] },
+): Promise<FinalizeResult> {
+  const { db } = runtime;
+  const session = requireSession(db, principal, input.uploadSessionId);
+
+  const settled = settledResult(session);
+  if (settled) return settled;
+  checkPartList(input.parts, session.partCount);
+
+  const now = new Date();
+  if (session.status === 'issued' && session.expiresAt <= nowIso(now)) {
+    throw new InletError('UPLOAD_SESSION_EXPIRED', `Upload session ${session.id} expired at ${session.expiresAt}; start a new one.`, {
+      uploadSessionId: session.id,
+      expiresAt: session.expiresAt,
+    });
+  }
+  const job = db.select().from(jobs).where(eq(jobs.id, session.jobId)).get();
+  if (job?.status === 'locked' && session.status === 'issued') {
+    throw new InletError('JOB_LOCKED', `Job ${session.jobId} is locked; unlock it before finalizing uploads.`, { jobId: session.jobId });
+  }
+
+  const partProblem = checkStoredParts(runtime, session, input.parts);
+  if (partProblem) return partProblem;
+
+  if (!claim(runtime, session.id, now)) return waitForWinner(runtime, session.id);
+
+  const lease = setInterval(() => renewLease(runtime, session.id), (runtime.config.finalizeLeaseSeconds * 1000) / 3);
+  lease.unref();
+  try {
+    return await completeClaimed(runtime, session);
+  } finally {
+    clearInterval(lease);
+  }
+}
+
+/** Returns the stored outcome of a session that finalize already settled, or raises for ended ones. */
+function settledResult(session: SessionRow): FinalizeResult | null {
+  if (session.status === 'finalized' || (session.status === 'failed' && session.receipt !== null)) {
+    return session.receipt as FinalizeResult;
+  }
+  if (session.status === 'aborted' || session.status === 'failed') {
+    throw new InletError('UPLOAD_SESSION_ENDED', `Upload session ${session.id} has ended (${session.status}); start a new one.`, {
+      uploadSessionId: session.id,
+      status: session.status,
+    });
+  }
+  if (session.status === 'expired') {
+    throw new InletError('UPLOAD_SESSION_EXPIRED', `Upload session ${session.id} expired at ${session.expiresAt}; start a new one.`, {
+      uploadSessionId: session.id,
+      expiresAt: session.expiresAt,
+    });
+  }
+  return null;
+}
+
+function checkStoredParts(runtime: Runtime, session: SessionRow, clientParts: readonly ClientPart[]): FinalizeFailure | null {
+  const stored = new Map(
+    runtime.db
+      .select()
+      .from(uploadParts)
+      .where(eq(uploadParts.uploadSessionId, session.id))
+      .all()
+      .map((part) => [part.partNumber, part]),
+  );
+
+  const missing = clientParts.filter((part) => !stored.has(part.partNumber)).map((part) => part.partNumber);
+  if (missing.length > 0) {
+    return failure('UPLOAD_INCOMPLETE', true, `Parts ${missing.slice(0, 20).join(', ')} have not been stored; PUT them, then finalize again.`, {
+      partNumbers: missing.sort((a, b) => a - b),
+    });
+  }
+
+  const mismatched = clientParts
+    .filter((part) => {
+      const record = stored.get(part.partNumber);
+      if (!record) return true;
+      const etagMatches = normalizeEtag(part.etag) === normalizeEtag(record.etag);
+      const shaMatches = part.sha256 === undefined || part.sha256 === record.sha256;
+      return !etagMatches || !shaMatches;
+    })
+    .map((part) => part.partNumber);
+  if (mismatched.length > 0) {
+    return failure(
+      'CHECKSUM_MISMATCH',
+      true,
+      `Parts ${mismatched.slice(0, 20).join(', ')} do not match what the store received; PUT them again, then finalize again.`,
+      { partNumbers: mismatched.sort((a, b) => a - b) },
+    );
+  }
+  return null;
+}
+
+/** Claims the session for this caller; also takes over a claim whose lease has passed. */
+function claim(runtime: Runtime, uploadSessionId: string, now: Date): boolean {
+  const nowText = nowIso(now);
+  const result = runtime.db
+    .update(uploadSessions)
+    .set({
+      status: 'finalizing',
+      leaseExpiresAt: nowIso(addSeconds(now, runtime.config.finalizeLeaseSeconds)),
+      updatedAt: nowText,
+    })
+    .where(
+      and(
+        eq(uploadSessions.id, uploadSessionId),
+        or(eq(uploadSessions.status, 'issued'), and(eq(uploadSessions.status, 'finalizing'), lt(uploadSessions.leaseExpiresAt, nowText))),
+      ),
+    )
+    .run();
+  return result.changes === 1;
+}
+
+function renewLease(runtime: Runtime, uploadSessionId: string): void {
+  const now = new Date();
+  runtime.db
+    .update(uploadSessions)
+    .set({ leaseExpiresAt: nowIso(addSeconds(now, runtime.config.finalizeLeaseSeconds)) })
+    .where(and(eq(uploadSessions.id, uploadSessionId), eq(uploadSessions.status, 'finalizing')))
+    .run();
+}
+
+async function waitForWinner(runtime: Runtime, uploadSessionId: string): Promise<FinalizeResult> {
+  const deadline = Date.now() + WAIT_FOR_WINNER_MS;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+    const row = runtime.db.select().from(uploadSessions).where(eq(uploadSessions.id, uploadSessionId)).get();
+    if (!row) break;
+    const settled = settledResult(row);
+    if (settled) return settled;
+    // The winner's lease ran out (it crashed): this caller takes over.
+    if (row.status === 'finalizing' && row.leaseExpiresAt !== null && row.leaseExpiresAt < nowIso()) {
+      return failure('FINALIZE_IN_PROGRESS', true, 'The previous finalize stopped; call finalize again to take over.', { retryAfterMs: 0 });
+    }
+  }
+  return failure('FINALIZE_IN_PROGRESS', true, 'Another finalize of this session is still running; call again shortly.', {
+    retryAfterMs: 1000,
+  });
+}
+
+/** Moves a claimed session to `failed` with its outcome stored, so replays return the same failure. */
+function recordFailure(runtime: Runtime, session: SessionRow, result: FinalizeFailure): FinalizeFailure {
+  runtime.db
+    .update(uploadSessions)
+    .set({ status: 'failed', failureCode: result.errorCode, receipt: result, leaseExpiresAt: null, updatedAt: nowIso() })
+    .where(and(eq(uploadSessions.id, session.id), eq(uploadSessions.status, 'finalizing')))
+    .run();
+  runtime.logger.warn(
+    { event: 'session.failed', uploadSessionId: session.id, jobId: session.jobId, errorCode: result.errorCode },
+    'upload session failed',
+  );
+  return result;
+}
+
+/** Concatenates a multipart upload's parts into `target` while hashing them; returns the SHA-256. */
+async function assembleParts(store: LocalObjectStore, session: SessionRow, parts: { partNumber: number; sha256: string }[], target: string): Promise<string> {
+  // NOTE: this is a copy-and-hash pass over the whole file; the bytes are not yet placed in their
+  // final location as they arrive.
+  const hash = createHash('sha256');
+  const output = fs.createWriteStream(target, { flush: true });
+  try {
+    for (const part of parts) {
+      const input = fs.createReadStream(store.partFile(session, part.partNumber, part.sha256));
+      input.on('data', (chunk) => hash.update(chunk));
+      await pipeline(input, output, { end: false });
+    }
+  } finally {
+    await new Promise<void>((resolve, reject) => output.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  }
+  return hash.digest('hex');
+}
+
+async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<FinalizeResult> {
+  const { db, paths, logger } = runtime;
+  const store = runtime.store as LocalObjectStore;
+  const file = db.select().from(bundleFiles).where(eq(bundleFiles.id, session.fileId)).get();
+  if (!file) throw new InletError('FILE_NOT_FOUND', `File ${session.fileId} of session ${session.id} was not found.`, { fileId: session.fileId });
+
+  const parts = db
+    .select()
+    .from(uploadParts)
+    .where(eq(uploadParts.uploadSessionId, session.id))
+    .orderBy(uploadParts.partNumber)
+    .all();
+  const inputsDir = paths.inputsDir(session.tenantId, session.jobId);
+  await fsPromises.mkdir(inputsDir, { recursive: true });
+
+  // 1. Know the file's SHA-256 and have its bytes in one file under inputs/.
+  let sha256: string;
+  let staged: string;
+  if (session.strategy === 'direct') {
+    const part = parts[0];
+    if (!part) return recordFailure(runtime, session, failure('UPLOAD_INCOMPLETE', false, 'The direct upload has no stored part.'));
+    sha256 = part.sha256;
+    staged = path.join(inputsDir, `.${session.id}.staged`);
+    await store.placeDirectUpload(session, part, staged);
+  } else {
+    staged = path.join(inputsDir, `.${session.id}.staged`);
+    const temporary = `${staged}.${randomBytes(4).toString('hex')}.tmp`;
+    sha256 = await assembleParts(store, session, parts, temporary);
+    await fsPromises.rename(temporary, staged);
+  }
+
+  // 2. Check the bytes against the declaration.
+  if (file.sha256 !== null && file.sha256 !== sha256) {
+    await fsPromises.rm(staged, { force: true });
+    return recordFailure(
+      runtime,
+      session,
+      failure('CHECKSUM_MISMATCH', false, `The uploaded file's SHA-256 is ${sha256}, but ${file.sha256} was declared.`, {
+        details: { declared: file.sha256, actual: sha256 },
+      }),
+    );
+  }
+  const formatCheck = checkFormat(file.format as FileFormat, file.extension, await readHead(staged));
+  if (!formatCheck.ok) {
+    await fsPromises.rm(staged, { force: true });
+    return recordFailure(runtime, session, failure(formatCheck.code, false, formatCheck.message, { details: { filename: file.filename, format: file.format } }));
+  }
+
+  // 3. Place the file content-addressed and commit the manifest change with the receipt.
+  const datasetKey = datasetKeyFor(sha256);
+  const relPath = `inputs/${datasetKey}${storedExtension(file.extension)}`;
+  const finalizedAt = nowIso();
+  const workspace = paths.workspaceDir(session.tenantId, session.jobId);
+
+  const existing = db
+    .select()
+    .from(datasets)
+    .where(and(eq(datasets.jobId, session.jobId), eq(datasets.datasetKey, datasetKey)))
+    .get();
+  if (existing && existing.role !== file.role) {
+    await fsPromises.rm(staged, { force: true });
+    return recordFailure(
+      runtime,
+      session,
+      failure('DATASET_ROLE_CONFLICT', false, `The same bytes are already dataset ${datasetKey} with role ${existing.role}.`, {
+        details: { datasetKey, existingRole: existing.role, role: file.role },
+      }),
+    );
+  }
+  if (existing) {
+    await fsPromises.rm(staged, { force: true });
+  } else {
+    await fsPromises.rename(staged, path.join(workspace, relPath));
+  }
+
+  let replaced: { relPath: string } | null = null;
+  const outcome = db.transaction((tx): FinalizeResult | null => {
+    const current = tx.select().from(uploadSessions).where(eq(uploadSessions.id, session.id)).get();
+    if (!current || current.status !== 'finalizing') return current ? settledResult(current) : null;
+
+    if (!existing) {
+      if (file.role === 'primary_dataset') {
+        const previous = tx
+          .select()
+          .from(datasets)
+          .where(and(eq(datasets.jobId, session.jobId), eq(datasets.role, 'primary_dataset'), ne(datasets.datasetKey, datasetKey)))
+          .get();
+        if (previous) {
+          tx.delete(datasets).where(and(eq(datasets.jobId, session.jobId), eq(datasets.datasetKey, previous.datasetKey))).run();
+          replaced = { relPath: previous.relPath };
+        }
+      }
+      tx.insert(datasets)
+        .values({
+          jobId: session.jobId,
+          datasetKey,
+          role: file.role,
+          relPath,
+          originalName: file.filename,
+          sizeBytes: session.sizeBytes,
+          sha256,
+          format: file.format,
+          contentType: contentTypeFor(file.extension),
+          uploadedAt: finalizedAt,
+          readOptions: {},
+          fileId: file.id,
+          uploadSessionId: session.id,
+        })
+        .run();
+    }
+
+    const fingerprint = fingerprintOf(listDatasets(tx as unknown as typeof db, session.jobId));
+    tx.update(jobs)
+      .set({ fingerprint, manifestVersion: sql`${jobs.manifestVersion} + 1`, updatedAt: finalizedAt })
+      .where(eq(jobs.id, session.jobId))
+      .run();
+
+    const receipt: Receipt = {
+      success: true,
+      status: 'finalized',
+      uploadSessionId: session.id,
+      fileId: file.id,
+      datasetKey,
+      sha256,
+      sizeBytes: session.sizeBytes,
+      fingerprint,
+      finalizedAt,
+    };
+    tx.update(uploadSessions)
+      .set({ status: 'finalized', receipt, leaseExpiresAt: null, updatedAt: finalizedAt })
+      .where(eq(uploadSessions.id, session.id))
+      .run();
+    return receipt;
+  });
+
+  if (outcome === null) throw new InletError('UPLOAD_SESSION_NOT_FOUND', `Upload session ${session.id} was not found.`, { uploadSessionId: session.id });
+
+  // 4. Clean up outside the transaction; each step is safe to repeat.
+  const replacedPath = (replaced as { relPath: string } | null)?.relPath;
+  if (replacedPath && replacedPath !== relPath) {
+    const stillUsed = db.select().from(datasets).where(and(eq(datasets.jobId, session.jobId), eq(datasets.relPath, replacedPath))).get();
+    if (!stillUsed) await fsPromises.rm(path.join(workspace, replacedPath), { force: true });
+  }
+  await writeProjections(db, paths, session.jobId);
+  await store.deleteSessionObjects(session);
+
+  if (outcome.success) {
+    logger.info(
+      { event: 'session.finalized', uploadSessionId: session.id, jobId: session.jobId, datasetKey, sizeBytes: session.sizeBytes },
+      'upload session finalized',
+    );
+  }
+  return outcome;
+}

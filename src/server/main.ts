@@ -1,0 +1,123 @@
+/**
+ * The server entry: start-up once, in order, then Next's handler and the object-byte routes on one
+ * port. Object PUTs are served here by a plain Node handler, never by Next, because Next's request
+ * timeout would cut slow uploads and its proxy layer truncates large bodies.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import next from 'next';
+
+import { ConfigError, loadConfig } from './config';
+import { openDatabase } from './db/client';
+import { migrateUnderLock } from './db/migrate';
+import { ensureTenant } from './jobs';
+import { createLogger } from './logger';
+import { setRuntime, type Runtime } from './runtime';
+import { LocalObjectStore } from './storage/local-store';
+import { handleObjectRequest } from './storage/put-handler';
+import { loadSigningSecret } from './storage/signing';
+import { startSweeper } from './sweeper';
+import { DataPaths } from './workspace';
+
+/** Walks up from this file to the folder with package.json: the app's root in src/ and in dist/. */
+function findProjectRoot(): string {
+  let directory = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(directory, 'package.json'))) {
+    const parent = path.dirname(directory);
+    if (parent === directory) throw new Error('Cannot find the project root (package.json) above the server entry.');
+    directory = parent;
+  }
+  return directory;
+}
+
+async function main(): Promise<void> {
+  const dev = process.argv.includes('--dev');
+
+  // 1. Configuration: an invalid value stops start-up with a message naming the key.
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel, dev);
+  if (config.testMode) {
+    logger.warn({ event: 'startup.test_mode' }, 'INLET_TEST_MODE is on: test-only settings are allowed; never use this in production');
+  }
+
+  // 2. Data dir and database, with migrations applied under an exclusive lock.
+  const projectRoot = findProjectRoot();
+  const paths = new DataPaths(config.dataDir);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const db = openDatabase(paths.databaseFile);
+  await migrateUnderLock(db, config.dataDir, path.join(projectRoot, 'drizzle'));
+  ensureTenant(db, 'default', new Date());
+
+  // 3. The signing secret, created once with an exclusive create so that all processes share it.
+  const signingSecret = loadSigningSecret(config.dataDir);
+  const store = new LocalObjectStore(paths, signingSecret);
+  const runtime: Runtime = { config, db, logger, paths, store, signingSecret };
+  setRuntime(runtime);
+
+  // 4. The sweeper, then the HTTP server.
+  const sweeper = startSweeper(runtime);
+
+  const nextApp = next({ dev, dir: projectRoot, hostname: config.hostname, port: config.port, turbopack: dev });
+  const handleNext = nextApp.getRequestHandler();
+  await nextApp.prepare();
+
+  const server = http.createServer((request, response) => {
+    if (request.url?.startsWith('/api/objects/')) {
+      void handleObjectRequest(runtime, store, request, response);
+      return;
+    }
+    handleNext(request, response).catch((error: unknown) => {
+      logger.error({ event: 'request.failed', err: error }, 'request failed');
+      if (!response.headersSent) response.writeHead(500);
+      response.end();
+    });
+  });
+  // Uploads of large parts over slow links may take longer than Node's default 300 s request timeout.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.hostname, resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info(
+    { event: 'startup.ready', listenUrl: `http://${config.hostname}:${port}`, dataDir: config.dataDir, openMode: config.openMode, objectStore: config.objectStore },
+    `Inlet listening on http://${config.hostname}:${port}`,
+  );
+  if (config.openMode) {
+    logger.info({ event: 'startup.open_mode' }, 'Open mode is on: anyone who can reach this server may create jobs in tenant "default"');
+  }
+
+  const shutdown = (signal: string): void => {
+    logger.info({ event: 'shutdown', signal }, 'shutting down');
+    sweeper.stop();
+    server.close(() => {
+      db.$client.close();
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    // Open uploads keep connections busy; give them a moment, then stop anyway.
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Inlet failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

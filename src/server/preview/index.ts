@@ -1,0 +1,76 @@
+import path from 'node:path';
+
+import { and, eq } from 'drizzle-orm';
+
+import type { Principal } from '../auth';
+import { requireJob } from '../auth';
+import { datasets } from '../db/schema';
+import { InletError } from '../errors';
+import type { ReadOptions } from '../manifest';
+import { extensionOf } from '../rules';
+import type { Runtime } from '../runtime';
+import { CsvReader } from './csv';
+import type { DatasetReader, PreviewResult } from './types';
+
+export interface PreviewInput {
+  jobId: string;
+  datasetKey?: string | undefined;
+  rows: number;
+  columns: number;
+  sheetName?: string | undefined;
+  headerRow?: number | null | undefined;
+  encoding?: string | undefined;
+  delimiter?: string | undefined;
+  waitForCount: boolean;
+}
+
+const READERS: Partial<Record<string, DatasetReader>> = {
+  csv: new CsvReader(),
+};
+
+/**
+ * Builds a bounded preview of a dataset, the primary one by default. Options in the request
+ * override the dataset's saved read options for this call only.
+ */
+export async function previewDataset(runtime: Runtime, principal: Principal, input: PreviewInput): Promise<PreviewResult> {
+  const { db, paths } = runtime;
+  const job = requireJob(db, principal, input.jobId);
+
+  const row =
+    input.datasetKey === undefined
+      ? db.select().from(datasets).where(and(eq(datasets.jobId, job.id), eq(datasets.role, 'primary_dataset'))).get()
+      : db.select().from(datasets).where(and(eq(datasets.jobId, job.id), eq(datasets.datasetKey, input.datasetKey))).get();
+  if (!row) {
+    const what = input.datasetKey === undefined ? 'a primary dataset' : `dataset ${JSON.stringify(input.datasetKey)}`;
+    throw new InletError('DATASET_NOT_FOUND', `Job ${job.id} has no ${what}.`, { jobId: job.id, datasetKey: input.datasetKey ?? null });
+  }
+
+  const reader = READERS[row.format];
+  if (!reader) {
+    const message =
+      row.format === 'other'
+        ? `Dataset ${row.datasetKey} has role other and is stored, not previewed.`
+        : `Preview of ${row.format} files is not available in this version; the file is stored and listed in the manifest.`;
+    throw new InletError('INPUT_PARSE_FAILED', message, { datasetKey: row.datasetKey, format: row.format });
+  }
+
+  const saved = (row.readOptions ?? {}) as ReadOptions;
+  return reader.preview(
+    {
+      datasetKey: row.datasetKey,
+      sha256: row.sha256,
+      filePath: path.join(paths.workspaceDir(job.tenantId, job.id), row.relPath),
+      sizeBytes: row.sizeBytes,
+      extension: extensionOf(row.originalName),
+    },
+    {
+      rows: input.rows,
+      columns: input.columns,
+      sheetName: input.sheetName ?? saved.sheetName,
+      headerRow: input.headerRow !== undefined ? input.headerRow : saved.headerRow,
+      encoding: input.encoding ?? saved.encoding,
+      delimiter: input.delimiter ?? saved.delimiter,
+      waitForCount: input.waitForCount,
+    },
+  );
+}

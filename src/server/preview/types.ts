@@ -1,0 +1,62 @@
+/** The reader interface every dataset format implements, and the preview it returns. */
+
+export type Cell = string | number | boolean | null | { value: string | number; label: string } | { missing: string };
+
+export type ColumnType = 'integer' | 'number' | 'boolean' | 'date' | 'datetime' | 'string';
+
+export interface PreviewColumn {
+  name: string;
+  type: ColumnType;
+  label?: string;
+  format?: string;
+  valueLabels?: Record<string, string>;
+}
+
+export interface PreviewWarning {
+  code: string;
+  message: string;
+}
+
+export interface PreviewResult {
+  datasetKey: string;
+  format: string;
+  columns: PreviewColumn[];
+  rows: Cell[][];
+  rowCount: number;
+  rowCountExact: boolean;
+  columnCount: number;
+  sheets?: { name: string; state: 'visible' | 'hidden' | 'veryHidden' }[];
+  sheetNames?: string[];
+  selectedSheet?: string;
+  headerRow: number | null;
+  suggestedHeaderRow: number | null;
+  encoding?: string;
+  delimiter?: string;
+  formatVersion?: number;
+  datasetLabel?: string;
+  warnings: PreviewWarning[];
+}
+
+/** Reader choices for one preview: the request's overrides on top of the dataset's saved options. */
+export interface ReaderOptions {
+  rows: number;
+  columns: number;
+  sheetName?: string | undefined;
+  /** 1-based header row; null reads the table without a header; undefined lets the reader suggest one. */
+  headerRow?: number | null | undefined;
+  encoding?: string | undefined;
+  delimiter?: string | undefined;
+  waitForCount: boolean;
+}
+
+export interface DatasetSource {
+  datasetKey: string;
+  sha256: string;
+  filePath: string;
+  sizeBytes: number;
+  extension: string;
+}
+
+export interface DatasetReader {
+  preview(source: DatasetSource, options: ReaderOptions): Promise<PreviewResult>;
+}

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chromium fonts-noto-cjk)
+APT_PACKAGES=(chromium fonts-noto-cjk readstat python3-pandas python3-openpyxl python3-xlrd)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

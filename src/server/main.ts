@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   // 3. The signing secret, created once with an exclusive create so that all processes share it.
   const signingSecret = loadSigningSecret(config.dataDir);
   const store = new LocalObjectStore(paths, signingSecret);
-  const runtime: Runtime = { config, db, logger, paths, store, signingSecret };
+  const runtime: Runtime = { projectRoot, config, db, logger, paths, store, signingSecret };
   setRuntime(runtime);
 
   // 4. The sweeper, then the HTTP server.

@@ -6,6 +6,8 @@ import type { DataPaths } from './workspace';
 
 /** The process-wide services the server entry builds once at start-up. */
 export interface Runtime {
+  /** Folder holding package.json, drizzle/ and the built app. */
+  projectRoot: string;
   config: Config;
   db: Db;
   logger: Logger;

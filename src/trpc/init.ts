@@ -13,8 +13,20 @@ export interface Context {
   requestOrigin: string;
 }
 
+const HOST_PATTERN = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+/**
+ * Returns the origin the client used, from its Host header. Next rebuilds `req.url` from its own
+ * configured hostname, which can differ from the address the client reached (127.0.0.1 vs localhost).
+ * Behind a TLS proxy, set INLET_PUBLIC_URL instead.
+ */
+function requestOrigin(req: Request): string {
+  const host = req.headers.get('host');
+  return host !== null && HOST_PATTERN.test(host) ? `http://${host}` : new URL(req.url).origin;
+}
+
 export function createContext({ req }: { req: Request }): Context {
-  return { runtime: getRuntime(), headers: req.headers, requestOrigin: new URL(req.url).origin };
+  return { runtime: getRuntime(), headers: req.headers, requestOrigin: requestOrigin(req) };
 }
 
 const TRPC_CODE_BY_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {

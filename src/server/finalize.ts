@@ -1,12 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import fsPromises from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 
 import { and, eq, lt, ne, or, sql } from 'drizzle-orm';
 
 import type { Principal } from './auth';
+import { crashPoint } from './crash';
 import { bundleFiles, datasets, jobs, uploadParts, uploadSessions } from './db/schema';
 import type { FinalizeFailureCode } from './errors';
 import { InletError } from './errors';
@@ -20,6 +18,7 @@ import type { Runtime } from './runtime';
 import type { SessionRow } from './sessions';
 import { requireSession } from './sessions';
 import type { LocalObjectStore } from './storage/local-store';
+import { advanceHash } from './storage/multipart-hash';
 import { storedExtension } from './workspace';
 
 export interface Receipt {
@@ -259,22 +258,68 @@ function recordFailure(runtime: Runtime, session: SessionRow, result: FinalizeFa
   return result;
 }
 
-/** Concatenates a multipart upload's parts into `target` while hashing them; returns the SHA-256. */
-async function assembleParts(store: LocalObjectStore, session: SessionRow, parts: { partNumber: number; sha256: string }[], target: string): Promise<string> {
-  // NOTE: this is a copy-and-hash pass over the whole file; the bytes are not yet placed in their
-  // final location as they arrive.
-  const hash = createHash('sha256');
-  const output = fs.createWriteStream(target, { flush: true });
-  try {
-    for (const part of parts) {
-      const input = fs.createReadStream(store.partFile(session, part.partNumber, part.sha256));
-      input.on('data', (chunk) => hash.update(chunk));
-      await pipeline(input, output, { end: false });
+/** Puts a claimed session back to `issued`, so the client can re-send parts and finalize again. */
+function releaseClaim(runtime: Runtime, session: SessionRow): void {
+  runtime.db
+    .update(uploadSessions)
+    .set({ status: 'issued', leaseExpiresAt: null, updatedAt: nowIso() })
+    .where(and(eq(uploadSessions.id, session.id), eq(uploadSessions.status, 'finalizing')))
+    .run();
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fsPromises.stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Returns the file's SHA-256: the stored part's for a direct upload; for multipart, the hash that
+ * advanced while parts arrived, finished over whatever is left. The result is saved on the session
+ * before any byte moves, so a retry after a crash never needs the moved bytes to know it.
+ */
+async function wholeFileSha256(runtime: Runtime, session: SessionRow, parts: { partNumber: number; sha256: string }[]): Promise<string | FinalizeFailure> {
+  if (session.sha256 !== null) return session.sha256;
+
+  let sha256: string;
+  if (session.strategy === 'direct') {
+    const part = parts[0];
+    if (!part) return failure('UPLOAD_INCOMPLETE', true, 'Part 1 has not been stored; PUT it, then finalize again.', { partNumbers: [1] });
+    sha256 = part.sha256;
+  } else {
+    const store = runtime.store as LocalObjectStore;
+    const advanced = await advanceHash(runtime.db, {
+      uploadSessionId: session.id,
+      dataFile: store.dataFile(session),
+      partSizeBytes: session.partSizeBytes,
+      partCount: session.partCount,
+    });
+    if (!advanced.done) {
+      const partNumbers = advanced.corruptParts.length > 0 ? advanced.corruptParts : [advanced.throughPart + 1];
+      const code = advanced.corruptParts.length > 0 ? 'CHECKSUM_MISMATCH' : 'UPLOAD_INCOMPLETE';
+      return failure(code, true, `Part ${partNumbers.join(', ')} must be sent again, then finalize again.`, { partNumbers });
     }
-  } finally {
-    await new Promise<void>((resolve, reject) => output.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    sha256 = advanced.sha256;
   }
-  return hash.digest('hex');
+
+  runtime.db.update(uploadSessions).set({ sha256 }).where(eq(uploadSessions.id, session.id)).run();
+  return sha256;
+}
+
+/** Moves the uploaded bytes to `staged` under inputs/; safe to repeat once they were moved. */
+async function stageUpload(runtime: Runtime, session: SessionRow, parts: { partNumber: number; sizeBytes: number; sha256: string }[], staged: string): Promise<void> {
+  const store = runtime.store as LocalObjectStore;
+  if (session.strategy === 'direct') {
+    const part = parts[0];
+    if (part) await store.placeDirectUpload(session, part, staged);
+    return;
+  }
+  try {
+    await fsPromises.rename(store.dataFile(session), staged);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !(await exists(staged))) throw error;
+  }
 }
 
 async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<FinalizeResult> {
@@ -282,6 +327,7 @@ async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<F
   const store = runtime.store as LocalObjectStore;
   const file = db.select().from(bundleFiles).where(eq(bundleFiles.id, session.fileId)).get();
   if (!file) throw new InletError('FILE_NOT_FOUND', `File ${session.fileId} of session ${session.id} was not found.`, { fileId: session.fileId });
+  crashPoint(runtime, 'finalize.after_claim');
 
   const parts = db
     .select()
@@ -290,27 +336,30 @@ async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<F
     .orderBy(uploadParts.partNumber)
     .all();
   const inputsDir = paths.inputsDir(session.tenantId, session.jobId);
+  const workspace = paths.workspaceDir(session.tenantId, session.jobId);
   await fsPromises.mkdir(inputsDir, { recursive: true });
 
-  // 1. Know the file's SHA-256 and have its bytes in one file under inputs/.
-  let sha256: string;
-  let staged: string;
-  if (session.strategy === 'direct') {
-    const part = parts[0];
-    if (!part) return recordFailure(runtime, session, failure('UPLOAD_INCOMPLETE', false, 'The direct upload has no stored part.'));
-    sha256 = part.sha256;
-    staged = path.join(inputsDir, `.${session.id}.staged`);
-    await store.placeDirectUpload(session, part, staged);
-  } else {
-    staged = path.join(inputsDir, `.${session.id}.staged`);
-    const temporary = `${staged}.${randomBytes(4).toString('hex')}.tmp`;
-    sha256 = await assembleParts(store, session, parts, temporary);
-    await fsPromises.rename(temporary, staged);
+  // 1. Know the file's SHA-256.
+  const sha256 = await wholeFileSha256(runtime, session, parts);
+  if (typeof sha256 !== 'string') {
+    releaseClaim(runtime, session);
+    return sha256;
   }
+  const datasetKey = datasetKeyFor(sha256);
+  const relPath = `inputs/${datasetKey}${storedExtension(file.extension)}`;
+  const target = path.join(workspace, relPath);
+  const staged = path.join(inputsDir, `.${session.id}.staged`);
 
-  // 2. Check the bytes against the declaration.
+  // 2. Move the bytes under inputs/ with a hidden name (a rename, not a copy), unless a previous
+  //    attempt already placed them.
+  const placed = await exists(target);
+  if (!placed) await stageUpload(runtime, session, parts, staged);
+  crashPoint(runtime, 'finalize.after_stage');
+  const discardStaged = (): Promise<void> => fsPromises.rm(staged, { force: true });
+
+  // 3. Check the bytes against the declaration.
   if (file.sha256 !== null && file.sha256 !== sha256) {
-    await fsPromises.rm(staged, { force: true });
+    await discardStaged();
     return recordFailure(
       runtime,
       session,
@@ -319,25 +368,21 @@ async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<F
       }),
     );
   }
-  const formatCheck = checkFormat(file.format as FileFormat, file.extension, await readHead(staged));
+  const formatCheck = checkFormat(file.format as FileFormat, file.extension, await readHead(placed ? target : staged));
   if (!formatCheck.ok) {
-    await fsPromises.rm(staged, { force: true });
+    await discardStaged();
     return recordFailure(runtime, session, failure(formatCheck.code, false, formatCheck.message, { details: { filename: file.filename, format: file.format } }));
   }
 
-  // 3. Place the file content-addressed and commit the manifest change with the receipt.
-  const datasetKey = datasetKeyFor(sha256);
-  const relPath = `inputs/${datasetKey}${storedExtension(file.extension)}`;
+  // 4. Place the file content-addressed and commit the manifest change with the receipt.
   const finalizedAt = nowIso();
-  const workspace = paths.workspaceDir(session.tenantId, session.jobId);
-
   const existing = db
     .select()
     .from(datasets)
     .where(and(eq(datasets.jobId, session.jobId), eq(datasets.datasetKey, datasetKey)))
     .get();
   if (existing && existing.role !== file.role) {
-    await fsPromises.rm(staged, { force: true });
+    await discardStaged();
     return recordFailure(
       runtime,
       session,
@@ -346,11 +391,12 @@ async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<F
       }),
     );
   }
-  if (existing) {
-    await fsPromises.rm(staged, { force: true });
+  if (placed || existing) {
+    await discardStaged();
   } else {
-    await fsPromises.rename(staged, path.join(workspace, relPath));
+    await fsPromises.rename(staged, target);
   }
+  crashPoint(runtime, 'finalize.after_place');
 
   let replaced: { relPath: string } | null = null;
   const outcome = db.transaction((tx): FinalizeResult | null => {
@@ -385,6 +431,7 @@ async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<F
           fileId: file.id,
           uploadSessionId: session.id,
         })
+        .onConflictDoNothing()
         .run();
     }
 
@@ -413,8 +460,9 @@ async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<F
   });
 
   if (outcome === null) throw new InletError('UPLOAD_SESSION_NOT_FOUND', `Upload session ${session.id} was not found.`, { uploadSessionId: session.id });
+  crashPoint(runtime, 'finalize.after_commit');
 
-  // 4. Clean up outside the transaction; each step is safe to repeat.
+  // 5. Clean up outside the transaction; each step is safe to repeat.
   const replacedPath = (replaced as { relPath: string } | null)?.relPath;
   if (replacedPath && replacedPath !== relPath) {
     const stillUsed = db.select().from(datasets).where(and(eq(datasets.jobId, session.jobId), eq(datasets.relPath, replacedPath))).get();

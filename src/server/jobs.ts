@@ -1,15 +1,19 @@
-import { and, count, eq } from 'drizzle-orm';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+import { and, count, desc, eq, sql } from 'drizzle-orm';
 
 import type { Principal } from './auth';
 import { requireJob } from './auth';
 import type { Config } from './config';
 import type { Db } from './db/client';
-import { datasets, jobs, tenants, tokens } from './db/schema';
+import { datasets, jobs, tenants, tokens, uploadParts, uploadSessions } from './db/schema';
 import { InletError } from './errors';
 import { jobFingerprint } from './fingerprint';
 import { addSeconds, newId, newSecret, nowIso, sha256Hex } from './ids';
-import type { DataPaths } from './workspace';
 import { writeProjections } from './manifest';
+import type { Runtime } from './runtime';
+import type { DataPaths } from './workspace';
 
 export interface CreatedJob {
   jobId: string;
@@ -105,4 +109,106 @@ export function getJob(db: Db, principal: Principal, jobId: string): JobView {
     datasetCount,
     fingerprint: job.fingerprint,
   };
+}
+
+function bumpJob(db: Db, jobId: string, set: Partial<typeof jobs.$inferInsert>, now: Date): void {
+  db.update(jobs)
+    .set({ ...set, manifestVersion: sql`${jobs.manifestVersion} + 1`, updatedAt: nowIso(now) })
+    .where(eq(jobs.id, jobId))
+    .run();
+}
+
+/**
+ * Locks a job: sessions already finalizing finish, issued ones are aborted and their parts deleted,
+ * and every later change to the job's inputs gets JOB_LOCKED. Locking a locked job changes nothing.
+ */
+export async function lockJob(runtime: Runtime, principal: Principal, input: { jobId: string }, now: Date): Promise<JobView> {
+  const { db, store, paths, logger } = runtime;
+  const job = requireJob(db, principal, input.jobId);
+
+  const aborted = db.transaction((tx) => {
+    tx.update(jobs)
+      .set({ status: 'locked', manifestVersion: sql`${jobs.manifestVersion} + 1`, updatedAt: nowIso(now) })
+      .where(eq(jobs.id, job.id))
+      .run();
+    const issued = tx
+      .select()
+      .from(uploadSessions)
+      .where(and(eq(uploadSessions.jobId, job.id), eq(uploadSessions.status, 'issued')))
+      .all();
+    tx.update(uploadSessions)
+      .set({ status: 'aborted', updatedAt: nowIso(now) })
+      .where(and(eq(uploadSessions.jobId, job.id), eq(uploadSessions.status, 'issued')))
+      .run();
+    return issued;
+  });
+
+  for (const session of aborted) {
+    db.delete(uploadParts).where(eq(uploadParts.uploadSessionId, session.id)).run();
+    await store.deleteSessionObjects(session);
+    logger.info({ event: 'session.aborted', uploadSessionId: session.id, jobId: job.id, reason: 'job locked' }, 'upload session aborted');
+  }
+  await writeProjections(db, paths, job.id);
+  logger.info({ event: 'job.locked', jobId: job.id, abortedSessions: aborted.length }, 'job locked');
+  return getJob(db, principal, job.id);
+}
+
+export async function unlockJob(runtime: Runtime, principal: Principal, input: { jobId: string }, now: Date): Promise<JobView> {
+  const { db, paths, logger } = runtime;
+  const job = requireJob(db, principal, input.jobId);
+  if (job.status !== 'open') {
+    bumpJob(db, job.id, { status: 'open' }, now);
+    await writeProjections(db, paths, job.id);
+    logger.info({ event: 'job.unlocked', jobId: job.id }, 'job unlocked');
+  }
+  return getJob(db, principal, job.id);
+}
+
+/** Deletes a job with its sessions, tokens, stored bytes and workspace. */
+export async function deleteJob(runtime: Runtime, principal: Principal, input: { jobId: string }): Promise<{ deleted: true }> {
+  const { db, paths, logger } = runtime;
+  const job = requireJob(db, principal, input.jobId);
+
+  // Foreign keys cascade from the job row to its tokens, bundles, sessions, parts and datasets.
+  db.delete(jobs).where(eq(jobs.id, job.id)).run();
+  await fs.rm(paths.workspaceDir(job.tenantId, job.id), { recursive: true, force: true });
+  await fs.rm(path.join(paths.dataDir, 'objects', job.tenantId, job.id), { recursive: true, force: true });
+  logger.info({ event: 'job.deleted', jobId: job.id }, 'job deleted');
+  return { deleted: true };
+}
+
+/** Lists the jobs of the tenant whose key made the request. */
+export function listJobs(db: Db, principal: Principal): { jobs: JobView[] } {
+  if (principal.kind === 'anonymous') {
+    throw new InletError('AUTH_REQUIRED', 'Listing jobs needs "Authorization: Bearer <tenant key>".', {});
+  }
+  if (principal.kind === 'job') {
+    throw new InletError('FORBIDDEN', 'A job token reaches only its own job; listing jobs needs a tenant key.', {});
+  }
+  const rows = db.select().from(jobs).where(eq(jobs.tenantId, principal.tenantId)).orderBy(desc(jobs.createdAt)).all();
+  return { jobs: rows.map((row) => getJob(db, principal, row.id)) };
+}
+
+/** Creates a tenant key: the secret is returned once and only its SHA-256 is stored. */
+export function createTenantKey(db: Db, tenantId: string, now: Date): { tenantId: string; key: string } {
+  const key = newSecret('inlet_key');
+  db.transaction((tx) => {
+    tx.insert(tenants).values({ id: tenantId, name: tenantId, createdAt: nowIso(now) }).onConflictDoNothing().run();
+    tx.insert(tokens)
+      .values({ id: newId('tkey'), kind: 'tenant', tenantId, jobId: null, secretSha256: sha256Hex(key), createdAt: nowIso(now), expiresAt: null })
+      .run();
+  });
+  return { tenantId, key };
+}
+
+/** Issues another job token for a job, for example after the first one was lost or expired. */
+export function createJobToken(db: Db, config: Config, jobId: string, now: Date): { jobId: string; token: string; tokenExpiresAt: string } {
+  const job = db.select().from(jobs).where(eq(jobs.id, jobId)).get();
+  if (!job) throw new InletError('JOB_NOT_FOUND', `Job ${JSON.stringify(jobId)} was not found.`, { jobId });
+  const token = newSecret('inlet_job');
+  const tokenExpiresAt = nowIso(addSeconds(now, config.jobTokenTtlSeconds));
+  db.insert(tokens)
+    .values({ id: newId('tok'), kind: 'job', tenantId: job.tenantId, jobId, secretSha256: sha256Hex(token), createdAt: nowIso(now), expiresAt: tokenExpiresAt })
+    .run();
+  return { jobId, token, tokenExpiresAt };
 }

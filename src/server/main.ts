@@ -17,7 +17,7 @@ import { ensureTenant } from './jobs';
 import { createLogger } from './logger';
 import { setRuntime, type Runtime } from './runtime';
 import { LocalObjectStore } from './storage/local-store';
-import { handleObjectRequest } from './storage/put-handler';
+import { handleObjectRequest } from './storage/object-routes';
 import { loadSigningSecret } from './storage/signing';
 import { startSweeper } from './sweeper';
 import { DataPaths } from './workspace';

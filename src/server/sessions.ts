@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises';
 
-import { and, count, eq, inArray } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray } from 'drizzle-orm';
 
 import type { Principal } from './auth';
 import { requireJob, requireOpenJob } from './auth';
 import type { Db } from './db/client';
-import { bundleFiles, uploadSessions } from './db/schema';
+import { bundleFiles, jobs, uploadParts, uploadSessions } from './db/schema';
 import { InletError } from './errors';
 import { addSeconds, newId, nowIso } from './ids';
 import { partSizeOf, planUpload } from './parts';
@@ -137,6 +137,7 @@ export async function createSession(
     createdAt,
     expiresAt: nowIso(addSeconds(now, config.sessionTtlSeconds)),
     leaseExpiresAt: null,
+    sha256: null,
     receipt: null,
     failureCode: null,
     updatedAt: createdAt,
@@ -212,4 +213,205 @@ export function describeSession(
     view.parts.push({ partNumber, url: sign(partNumber) });
   }
   return view;
+}
+
+/** Raises the error for a session that no longer accepts parts: ended, expired, or in a locked job. */
+function requireIssued(runtime: Runtime, session: SessionRow, now: Date): void {
+  if (session.status === 'expired' || (session.status === 'issued' && session.expiresAt <= nowIso(now))) {
+    throw new InletError('UPLOAD_SESSION_EXPIRED', `Upload session ${session.id} expired at ${session.expiresAt}; start a new one.`, {
+      uploadSessionId: session.id,
+      expiresAt: session.expiresAt,
+    });
+  }
+  if (session.status !== 'issued') {
+    throw new InletError('UPLOAD_SESSION_ENDED', `Upload session ${session.id} no longer accepts parts: it is ${session.status}.`, {
+      uploadSessionId: session.id,
+      status: session.status,
+    });
+  }
+  const job = runtime.db.select().from(jobs).where(eq(jobs.id, session.jobId)).get();
+  if (job) requireOpenJob(job);
+}
+
+function storedPartNumbers(db: Db, uploadSessionId: string): Set<number> {
+  return new Set(
+    db
+      .select({ partNumber: uploadParts.partNumber })
+      .from(uploadParts)
+      .where(eq(uploadParts.uploadSessionId, uploadSessionId))
+      .all()
+      .map((row) => row.partNumber),
+  );
+}
+
+/**
+ * Signs fresh URLs for parts of a live session: the parts named, or every part not yet stored.
+ * A part's checksum, when given, is bound into its URL so that the store verifies it.
+ */
+export function refreshUrls(
+  runtime: Runtime,
+  principal: Principal,
+  input: { uploadSessionId: string; partNumbers?: number[] | undefined; checksums?: { partNumber: number; sha256: string }[] | undefined },
+  baseUrl: string,
+  now: Date,
+): { uploadSessionId: string; parts: { partNumber: number; url: string }[]; expiresAt: string } {
+  const { db, config, store, logger } = runtime;
+  const session = requireSession(db, principal, input.uploadSessionId);
+  requireIssued(runtime, session, now);
+
+  const requested = [...(input.partNumbers ?? []), ...(input.checksums ?? []).map((entry) => entry.partNumber)];
+  const outOfRange = requested.filter((partNumber) => partNumber > session.partCount);
+  if (outOfRange.length > 0) {
+    throw new InletError(
+      'UPLOAD_PARTS_INVALID',
+      `Part number ${outOfRange[0]} is out of range; this session has parts 1 to ${session.partCount}.`,
+      { partNumber: outOfRange[0] ?? null, partCount: session.partCount },
+    );
+  }
+
+  const checksums = new Map((input.checksums ?? []).map((entry) => [entry.partNumber, Buffer.from(entry.sha256, 'hex').toString('base64')]));
+  let partNumbers: number[];
+  if (input.partNumbers !== undefined || checksums.size > 0) {
+    partNumbers = [...new Set(requested)].sort((a, b) => a - b);
+  } else {
+    const stored = storedPartNumbers(db, session.id);
+    partNumbers = Array.from({ length: session.partCount }, (_, index) => index + 1).filter((partNumber) => !stored.has(partNumber));
+  }
+
+  const file = db.select({ mimeType: bundleFiles.mimeType }).from(bundleFiles).where(eq(bundleFiles.id, session.fileId)).get();
+  const expiresAt = new Date(Math.min(addSeconds(now, config.urlTtlSeconds).getTime(), Date.parse(session.expiresAt)));
+  const parts = partNumbers.map((partNumber) => ({
+    partNumber,
+    url: store.signPartUrl({
+      session,
+      partNumber,
+      sizeBytes: partSizeOf(session, session.sizeBytes, partNumber),
+      contentType: file?.mimeType ?? null,
+      checksumBase64: checksums.get(partNumber),
+      baseUrl,
+      expiresAt,
+    }),
+  }));
+
+  logger.info({ event: 'session.refreshed', uploadSessionId: session.id, jobId: session.jobId, partCount: parts.length }, 'upload URLs refreshed');
+  return { uploadSessionId: session.id, parts, expiresAt: nowIso(expiresAt) };
+}
+
+export interface PartListing {
+  uploadSessionId: string;
+  status: SessionStatus;
+  partSize: number;
+  partCount: number;
+  parts: { partNumber: number; sizeBytes: number; etag: string; sha256: string }[];
+}
+
+/** Lists the parts the store acknowledged, from the server's records (also after finalize). */
+export function listParts(runtime: Runtime, principal: Principal, input: { uploadSessionId: string }): PartListing {
+  const session = requireSession(runtime.db, principal, input.uploadSessionId);
+  const parts = runtime.db
+    .select()
+    .from(uploadParts)
+    .where(eq(uploadParts.uploadSessionId, session.id))
+    .orderBy(asc(uploadParts.partNumber))
+    .all();
+  return {
+    uploadSessionId: session.id,
+    status: session.status,
+    partSize: session.partSizeBytes,
+    partCount: session.partCount,
+    parts: parts.map((part) => ({ partNumber: part.partNumber, sizeBytes: part.sizeBytes, etag: part.etag, sha256: part.sha256 })),
+  };
+}
+
+export interface ResumableSession {
+  uploadSessionId: string;
+  bundleId: string;
+  fileId: string;
+  strategy: 'direct' | 'multipart';
+  status: SessionStatus;
+  sizeBytes: number;
+  partSize: number;
+  partCount: number;
+  storedPartCount: number;
+  sessionExpiresAt: string;
+  file: { filename: string; sizeBytes: number; role: string; lastModified: number | null; sampleSha256: string | null; sha256: string | null };
+}
+
+/** Lists a job's unfinished sessions with their file's identity, so a client can resume them. */
+export function listSessions(runtime: Runtime, principal: Principal, input: { jobId: string }, now: Date): { jobId: string; sessions: ResumableSession[] } {
+  const { db } = runtime;
+  const job = requireJob(db, principal, input.jobId);
+  const rows = db
+    .select({ session: uploadSessions, file: bundleFiles })
+    .from(uploadSessions)
+    .innerJoin(bundleFiles, eq(bundleFiles.id, uploadSessions.fileId))
+    .where(and(eq(uploadSessions.jobId, job.id), inArray(uploadSessions.status, LIVE_STATUSES), gt(uploadSessions.expiresAt, nowIso(now))))
+    .orderBy(asc(uploadSessions.createdAt))
+    .all();
+
+  const counts = new Map(
+    db
+      .select({ id: uploadParts.uploadSessionId, value: count() })
+      .from(uploadParts)
+      .innerJoin(uploadSessions, eq(uploadSessions.id, uploadParts.uploadSessionId))
+      .where(and(eq(uploadSessions.jobId, job.id), inArray(uploadSessions.status, LIVE_STATUSES)))
+      .groupBy(uploadParts.uploadSessionId)
+      .all()
+      .map((row) => [row.id, row.value]),
+  );
+
+  return {
+    jobId: job.id,
+    sessions: rows.map(({ session, file }) => ({
+      uploadSessionId: session.id,
+      bundleId: file.bundleId,
+      fileId: file.id,
+      strategy: session.strategy,
+      status: session.status,
+      sizeBytes: session.sizeBytes,
+      partSize: session.partSizeBytes,
+      partCount: session.partCount,
+      storedPartCount: counts.get(session.id) ?? 0,
+      sessionExpiresAt: session.expiresAt,
+      file: {
+        filename: file.filename,
+        sizeBytes: file.sizeBytes,
+        role: file.role,
+        lastModified: file.lastModified,
+        sampleSha256: file.sampleSha256,
+        sha256: file.sha256,
+      },
+    })),
+  };
+}
+
+/**
+ * Ends a session at the client's request and deletes its stored parts. Aborting an aborted session
+ * succeeds again; a session that finalize has claimed or finished cannot be aborted.
+ */
+export async function abortSession(runtime: Runtime, principal: Principal, input: { uploadSessionId: string }): Promise<{ uploadSessionId: string; status: 'aborted' }> {
+  const { db, store, logger } = runtime;
+  const session = requireSession(db, principal, input.uploadSessionId);
+  if (session.status !== 'aborted') {
+    const job = db.select().from(jobs).where(eq(jobs.id, session.jobId)).get();
+    if (job) requireOpenJob(job);
+    const changed = db
+      .update(uploadSessions)
+      .set({ status: 'aborted', updatedAt: nowIso() })
+      .where(and(eq(uploadSessions.id, session.id), eq(uploadSessions.status, 'issued')))
+      .run();
+    if (changed.changes !== 1) {
+      const current = db.select({ status: uploadSessions.status }).from(uploadSessions).where(eq(uploadSessions.id, session.id)).get();
+      if (current?.status !== 'aborted') {
+        throw new InletError('UPLOAD_SESSION_ENDED', `Upload session ${session.id} cannot be aborted: it is ${current?.status ?? 'gone'}.`, {
+          uploadSessionId: session.id,
+          status: current?.status ?? null,
+        });
+      }
+    }
+    db.delete(uploadParts).where(eq(uploadParts.uploadSessionId, session.id)).run();
+    logger.info({ event: 'session.aborted', uploadSessionId: session.id, jobId: session.jobId }, 'upload session aborted');
+  }
+  await store.deleteSessionObjects(session);
+  return { uploadSessionId: session.id, status: 'aborted' };
 }

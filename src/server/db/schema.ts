@@ -104,6 +104,9 @@ export const uploadSessions = sqliteTable(
     expiresAt: text('expires_at').notNull(),
     // Finalize claims the session with a lease; a claim whose lease passed may be taken over.
     leaseExpiresAt: text('lease_expires_at'),
+    // SHA-256 of the whole file once finalize has computed it, so a retried finalize need not re-read.
+    sha256: text('sha256'),
+    // The finalize outcome replayed to every later call: the receipt, or the failure of a failed session.
     receipt: text('receipt', { mode: 'json' }),
     failureCode: text('failure_code'),
     updatedAt: text('updated_at').notNull(),
@@ -155,4 +158,37 @@ export const datasets = sqliteTable(
     // A job has at most one primary dataset.
     uniqueIndex('datasets_one_primary_idx').on(table.jobId).where(sql`role = 'primary_dataset'`),
   ],
+);
+
+/**
+ * A PUT in progress for one part of a multipart session. Parts are written in place into the
+ * session's data file, so two PUTs of one part must not interleave; the lease frees the slot when
+ * the process writing it dies.
+ */
+export const partWrites = sqliteTable(
+  'part_writes',
+  {
+    uploadSessionId: text('upload_session_id')
+      .notNull()
+      .references(() => uploadSessions.id, { onDelete: 'cascade' }),
+    partNumber: integer('part_number').notNull(),
+    leaseExpiresAt: text('lease_expires_at').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.uploadSessionId, table.partNumber] })],
+);
+
+/**
+ * Saved SHA-256 states of a multipart file: the hash of parts 1..throughPart, so the whole-file
+ * hash advances while parts arrive and survives a restart.
+ */
+export const hashStates = sqliteTable(
+  'hash_states',
+  {
+    uploadSessionId: text('upload_session_id')
+      .notNull()
+      .references(() => uploadSessions.id, { onDelete: 'cascade' }),
+    throughPart: integer('through_part').notNull(),
+    state: text('state').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.uploadSessionId, table.throughPart] })],
 );

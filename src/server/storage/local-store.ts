@@ -14,9 +14,11 @@ export function partObjectPath(uploadSessionId: string, partNumber: number): str
 }
 
 /**
- * The embedded object store. A session's parts live in `objects/<tenant>/<job>/<session>/` under
- * the data dir, each as `part-<n>.<sha256>`: naming a part by its content means the part record
- * always names a file holding exactly the bytes it describes, even when two PUTs of one part race.
+ * The embedded object store. A session's bytes live in `objects/<tenant>/<job>/<session>/` under
+ * the data dir. A direct upload is one file, `part-1.<sha256>`: naming it by its content means the
+ * part record always names a file holding exactly the bytes it describes, even when two PUTs race.
+ * A multipart upload writes every part in place into one file, `data`, at the part's offset, so
+ * finalize can move the finished file into the workspace without copying it.
  */
 export class LocalObjectStore implements ObjectStore {
   readonly kind = 'local' as const;
@@ -33,6 +35,10 @@ export class LocalObjectStore implements ObjectStore {
 
   partFile(session: SessionRef, partNumber: number, sha256: string): string {
     return path.join(this.sessionDir(session), `part-${partNumber}.${sha256}`);
+  }
+
+  dataFile(session: SessionRef): string {
+    return path.join(this.sessionDir(session), 'data');
   }
 
   signPartUrl(request: PartUrlRequest): string {

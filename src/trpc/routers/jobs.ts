@@ -1,9 +1,11 @@
 import { z } from 'zod';
 
-import { createJob, getJob } from '@/server/jobs';
+import { createJob, deleteJob, getJob, listJobs, lockJob, unlockJob } from '@/server/jobs';
 
 import { publicProcedure, router } from '../init';
 import { jobId } from '../schemas';
+
+const jobInput = z.object({ jobId }).strict();
 
 export const jobsRouter = router({
   create: publicProcedure
@@ -12,7 +14,13 @@ export const jobsRouter = router({
       createJob(ctx.runtime.db, ctx.runtime.config, ctx.runtime.paths, ctx.principal, { title: input?.title || undefined }, new Date()),
     ),
 
-  get: publicProcedure
-    .input(z.object({ jobId }).strict())
-    .query(({ ctx, input }) => getJob(ctx.runtime.db, ctx.principal, input.jobId)),
+  get: publicProcedure.input(jobInput).query(({ ctx, input }) => getJob(ctx.runtime.db, ctx.principal, input.jobId)),
+
+  list: publicProcedure.input(z.object({}).strict().optional()).query(({ ctx }) => listJobs(ctx.runtime.db, ctx.principal)),
+
+  lock: publicProcedure.input(jobInput).mutation(({ ctx, input }) => lockJob(ctx.runtime, ctx.principal, input, new Date())),
+
+  unlock: publicProcedure.input(jobInput).mutation(({ ctx, input }) => unlockJob(ctx.runtime, ctx.principal, input, new Date())),
+
+  delete: publicProcedure.input(jobInput).mutation(({ ctx, input }) => deleteJob(ctx.runtime, ctx.principal, input)),
 });

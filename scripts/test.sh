@@ -41,7 +41,7 @@ trap 'rm -rf "$results"' EXIT
 echo "Running unit and integration tests"
 shopt -s nullglob
 node_tests=(test/unit/*.test.ts test/integration/*.test.ts)
-node --import tsx --test --test-concurrency=2 \
+node --import tsx --test --test-concurrency=2 --test-timeout=300000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$results/node.tap" \
   "${node_tests[@]}"

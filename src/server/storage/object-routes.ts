@@ -372,16 +372,10 @@ async function storeMultipartPart(
     // 'a' creates the file without truncating a file other parts already wrote to.
     await (await fsPromises.open(dataFile, 'a')).close();
 
-    const handle = await fsPromises.open(dataFile, 'r+');
-    let received: { sha256: string } | null;
-    try {
-      const sink = handle.createWriteStream({ start: (partNumber - 1) * session.partSizeBytes, autoClose: false });
-      // Bytes already written stay in the range but the part is unrecorded, so it reads as missing.
-      received = await receiveBody(runtime, request, target, sink, () => Promise.resolve());
-      if (received !== null) await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+    // 'r+' writes at the part's offset without truncating; `flush` fsyncs before the stream closes.
+    const sink = fs.createWriteStream(dataFile, { flags: 'r+', start: (partNumber - 1) * session.partSizeBytes, flush: true });
+    // Bytes already written stay in the range but the part is unrecorded, so it reads as missing.
+    const received = await receiveBody(runtime, request, target, sink, () => Promise.resolve());
     if (received === null) return null;
 
     crashPoint(runtime, 'put.before_record');

@@ -94,6 +94,34 @@ test('multipart upload sends every part', async ({ page }) => {
   await expect(page.getByTestId('preview-row-count')).toHaveText(/^53,940\s+exact$/);
 });
 
+test('empty file uploads without preview', async ({ page }) => {
+  await createJob(page);
+  await addFiles(page, { name: 'empty.csv', mimeType: 'text/csv', buffer: Buffer.alloc(0) });
+  await page.getByRole('button', { name: 'Upload 1 file' }).click();
+
+  const item = uploadItem(page, 'empty.csv');
+  await expect(item.getByText('Uploaded', { exact: true })).toBeVisible();
+  await expect(item.getByRole('progressbar')).toHaveJSProperty('value', 100);
+  await expect(manifestRow(page, 'empty.csv')).toContainText('0 bytes');
+  await expect(page.getByText('The file is empty or holds only blank lines, so there is nothing to preview.')).toBeVisible();
+});
+
+test('dropped PUT is retried', async ({ page }) => {
+  await createJob(page);
+  let attempts = 0;
+  await page.route('**/api/objects/**', async (route) => {
+    attempts += 1;
+    if (attempts === 1) await route.abort('connectionreset');
+    else await route.continue();
+  });
+  await addFiles(page, fixture('penguins_raw.csv'));
+  await page.getByRole('button', { name: 'Upload 1 file' }).click();
+
+  await expect(uploadItem(page, 'penguins_raw.csv').getByText('Uploaded', { exact: true })).toBeVisible();
+  expect(attempts).toBe(2);
+  await expect(manifestRow(page, 'penguins_raw.csv')).toContainText('0be8f7ce4f18');
+});
+
 test('unsupported dataset extension uploads nothing', async ({ page }) => {
   await createJob(page);
   const puts = recordObjectPuts(page);
@@ -113,6 +141,19 @@ test('unsupported dataset extension uploads nothing', async ({ page }) => {
 
   await page.getByRole('button', { name: '简体中文' }).click();
   await expect(errorAlert(page)).toContainText('“codebook.pdf”不能以“主数据集”角色上传');
+});
+
+test('format mismatch fails at finalize', async ({ page }) => {
+  await createJob(page);
+  await addFiles(page, { name: 'broken.csv', mimeType: 'text/csv', buffer: Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x01]) });
+  await page.getByRole('button', { name: 'Upload 1 file' }).click();
+
+  const item = uploadItem(page, 'broken.csv');
+  await expect(item.getByText('Failed', { exact: true })).toBeVisible();
+  await expect(item).toContainText('The content of “broken.csv” does not match its extension: it is not a valid CSV file.');
+  // The bytes themselves were rejected, so sending them again cannot help.
+  await expect(item.getByRole('button', { name: 'Retry broken.csv' })).toHaveCount(0);
+  await expect(page.getByText('No datasets yet. Uploaded files appear here.')).toBeVisible();
 });
 
 test('job page without token offers paste', async ({ page, browser }) => {

@@ -19,6 +19,8 @@ export interface UploadItem {
   bundleId: string | null;
   fileId: string | null;
   error: ApiErrorInfo | null;
+  /** Whether sending the file again can help; false when finalize rejected the bytes themselves. */
+  retryable: boolean;
 }
 
 export type UploadAction =
@@ -30,7 +32,7 @@ export type UploadAction =
   | { type: 'phase'; id: string; status: 'queued' | 'uploading' | 'finalizing' }
   | { type: 'progress'; id: string; uploadedBytes: number }
   | { type: 'done'; id: string }
-  | { type: 'failed'; id: string; error: ApiErrorInfo }
+  | { type: 'failed'; id: string; error: ApiErrorInfo; retryable: boolean }
   | { type: 'clearFinished' };
 
 function update(items: UploadItem[], id: string, change: (item: UploadItem) => UploadItem): UploadItem[] {
@@ -83,7 +85,7 @@ export function uploadReducer(items: UploadItem[], action: UploadAction): Upload
       return update(items, action.id, (item) => ({ ...item, status: 'done', uploadedBytes: item.file.size, error: null }));
 
     case 'failed':
-      return update(items, action.id, (item) => ({ ...item, status: 'failed', error: action.error }));
+      return update(items, action.id, (item) => ({ ...item, status: 'failed', error: action.error, retryable: action.retryable }));
 
     case 'clearFinished':
       return items.filter((item) => item.status !== 'done');

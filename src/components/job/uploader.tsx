@@ -72,6 +72,7 @@ export function Uploader({ jobId, hasPrimary }: { jobId: string; hasPrimary: boo
         bundleId: null,
         fileId: null,
         error: null,
+        retryable: false,
       }));
       dispatch({ type: 'add', items: added });
       setAnnouncement(t('announceAdded', { count: files.length }));
@@ -113,12 +114,14 @@ export function Uploader({ jobId, hasPrimary }: { jobId: string; hasPrimary: boo
           return;
         }
         const error = failureInfo(result, filename);
-        dispatch({ type: 'failed', id: item.id, error });
+        dispatch({ type: 'failed', id: item.id, error, retryable: result.retryable });
         setAnnouncement(t('announceFailed', { filename, reason: errorText(error) }));
       } catch (caught) {
         if (signal.aborted) return;
+        // Network, store and session errors are worth a retry, which re-sends the bytes in a new
+        // upload session if the old one expired or ended.
         const error = caught instanceof UploadError ? caught.info : toApiErrorInfo(caught);
-        dispatch({ type: 'failed', id: item.id, error });
+        dispatch({ type: 'failed', id: item.id, error, retryable: true });
         setAnnouncement(t('announceFailed', { filename, reason: errorText(error) }));
       }
     },
@@ -244,7 +247,7 @@ export function Uploader({ jobId, hasPrimary }: { jobId: string; hasPrimary: boo
                       {t('remove')}
                     </button>
                   )}
-                  {item.status === 'failed' && item.fileId !== null && (
+                  {item.status === 'failed' && item.retryable && item.fileId !== null && (
                     <button
                       type="button"
                       className="button-link"

@@ -3,6 +3,8 @@ import path from 'node:path';
 
 import { defineConfig } from '@playwright/test';
 
+import { MULTIPART_THRESHOLD_BYTES, PART_SIZE_BYTES } from './e2e/server-settings';
+
 const PORT = Number(process.env.E2E_PORT ?? 3210);
 // A fresh data dir per run, so tests never see another run's jobs.
 const DATA_DIR = path.join(os.tmpdir(), `inlet-e2e-${process.pid}-${Date.now()}`);
@@ -14,6 +16,10 @@ export default defineConfig({
   // No retries: a flaky test must fail and be fixed, not be hidden.
   retries: 0,
   timeout: 60_000,
+  // A preview waits a few seconds for an exact row count before it returns.
+  expect: { timeout: 15_000 },
+  // The screenshots for the README change with every run; they are taken only on request.
+  testIgnore: process.env.UPDATE_SCREENSHOTS ? [] : ['**/screenshots.spec.ts'],
   use: {
     baseURL: `http://127.0.0.1:${PORT}`,
     browserName: 'chromium',
@@ -28,6 +34,15 @@ export default defineConfig({
     url: `http://127.0.0.1:${PORT}/api/health`,
     reuseExistingServer: false,
     timeout: 60_000,
-    env: { PORT: String(PORT), HOSTNAME: '127.0.0.1', INLET_DATA_DIR: DATA_DIR, INLET_LOG_LEVEL: 'warn' },
+    env: {
+      PORT: String(PORT),
+      HOSTNAME: '127.0.0.1',
+      INLET_DATA_DIR: DATA_DIR,
+      INLET_LOG_LEVEL: 'warn',
+      INLET_TEST_MODE: 'true',
+      INLET_MULTIPART_THRESHOLD_BYTES: String(MULTIPART_THRESHOLD_BYTES),
+      INLET_PART_SIZE_BYTES: String(PART_SIZE_BYTES),
+      NEXT_TELEMETRY_DISABLED: '1',
+    },
   },
 });

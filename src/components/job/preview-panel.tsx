@@ -1,0 +1,218 @@
+'use client';
+
+import { useQuery } from '@tanstack/react-query';
+import { useFormatter, useTranslations } from 'next-intl';
+import { useId, useState } from 'react';
+
+import { toApiErrorInfo, useTRPC, type RouterOutputs } from '@/trpc/client';
+
+import { useErrorText } from '../error-text';
+import { isRole } from '../roles';
+
+type Manifest = RouterOutputs['inputs']['manifest'];
+type Preview = RouterOutputs['inputs']['preview'];
+type Cell = Preview['rows'][number][number];
+
+/** Sample rows requested; the API accepts 1–200. */
+const PREVIEW_ROWS = 20;
+/** Interval between preview requests while the row count is still an estimate. */
+const ESTIMATE_REFRESH_MS = 3000;
+
+const DELIMITER_NAMES: Record<string, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'pipe' };
+
+/** Renders one data cell as stored, without locale formatting of numbers or dates. */
+function PreviewCell({ cell }: { cell: Cell }) {
+  const t = useTranslations('Preview');
+  if (cell === null) {
+    return (
+      <td className="cell-null">
+        <span className="visually-hidden">{t('nullCell')}</span>
+      </td>
+    );
+  }
+  if (typeof cell === 'object' && 'missing' in cell) {
+    return (
+      <td className="cell-missing" title={t('missingValue')}>
+        {cell.missing}
+      </td>
+    );
+  }
+  if (typeof cell === 'object') {
+    return (
+      <td className="cell-labelled">
+        {cell.label} <span className="cell-value">{String(cell.value)}</span>
+      </td>
+    );
+  }
+  return <td>{String(cell)}</td>;
+}
+
+function PreviewBody({ preview }: { preview: Preview }) {
+  const t = useTranslations('Preview');
+  const tTypes = useTranslations('ColumnTypes');
+  const tFormats = useTranslations('Formats');
+  const format = useFormatter();
+  const delimiterName = preview.delimiter === undefined ? undefined : DELIMITER_NAMES[preview.delimiter];
+
+  return (
+    <>
+      <dl className="facts">
+        <div>
+          <dt>{t('rows')}</dt>
+          <dd data-testid="preview-row-count">
+            {format.number(preview.rowCount)}{' '}
+            <span className={preview.rowCountExact ? 'badge badge-exact' : 'badge badge-estimated'}>
+              {preview.rowCountExact ? t('exact') : t('estimated')}
+            </span>
+          </dd>
+        </div>
+        <div>
+          <dt>{t('columns')}</dt>
+          <dd data-testid="preview-column-count">{format.number(preview.columnCount)}</dd>
+        </div>
+        <div>
+          <dt>{t('format')}</dt>
+          <dd>
+            {tFormats.has(preview.format) ? tFormats(preview.format) : preview.format}
+            {preview.formatVersion !== undefined && ` (${t('formatVersion', { version: preview.formatVersion })})`}
+          </dd>
+        </div>
+        {preview.encoding !== undefined && (
+          <div>
+            <dt>{t('encoding')}</dt>
+            <dd>{preview.encoding}</dd>
+          </div>
+        )}
+        {preview.delimiter !== undefined && (
+          <div>
+            <dt>{t('delimiter')}</dt>
+            <dd>
+              <code>{preview.delimiter === '\t' ? '\\t' : preview.delimiter}</code>{' '}
+              {delimiterName !== undefined && t(`delimiterNames.${delimiterName}`)}
+            </dd>
+          </div>
+        )}
+        <div>
+          <dt>{t('headerRow')}</dt>
+          <dd>{preview.headerRow === null ? t('noHeaderRow') : t('headerRowNumber', { row: preview.headerRow })}</dd>
+        </div>
+        {preview.selectedSheet !== undefined && (
+          <div>
+            <dt>{t('sheet')}</dt>
+            <dd>{preview.selectedSheet}</dd>
+          </div>
+        )}
+        {preview.datasetLabel !== undefined && (
+          <div>
+            <dt>{t('datasetLabel')}</dt>
+            <dd>{preview.datasetLabel}</dd>
+          </div>
+        )}
+      </dl>
+      {/* NOTE: the reader's decisions are shown read-only; overriding them through
+          inputs.setReadOptions is not built yet (the router has no such procedure). */}
+      <p className="hint">{t('decisionsReadOnly')}</p>
+
+      {preview.warnings.length > 0 && (
+        <ul className="warnings" aria-label={t('warnings')}>
+          {/* NOTE: reader warnings have no translated text yet; the server's English message is shown with its code. */}
+          {preview.warnings.map((warning, index) => (
+            <li key={index}>
+              <code>{warning.code}</code> {warning.message}
+            </li>
+          ))}
+        </ul>
+      )}
+
+      <p className="muted">
+        {t('shown', {
+          rows: preview.rows.length,
+          rowCount: preview.rowCount,
+          columns: preview.columns.length,
+          columnCount: preview.columnCount,
+        })}
+      </p>
+      {/* Focusable, so that keyboard users can scroll a wide table. */}
+      <div className="table-scroll" tabIndex={0} role="region" aria-label={t('caption')}>
+        <table className="preview-table">
+          <caption className="visually-hidden">{t('caption')}</caption>
+          <thead>
+            <tr>
+              {preview.columns.map((column, index) => (
+                <th key={index} scope="col">
+                  <span className="column-name">{column.name}</span>
+                  <span className="column-type">{tTypes.has(column.type) ? tTypes(column.type) : column.type}</span>
+                  {column.label !== undefined && <span className="column-label">{column.label}</span>}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {preview.rows.map((row, rowIndex) => (
+              <tr key={rowIndex}>
+                {row.map((cell, columnIndex) => (
+                  <PreviewCell key={columnIndex} cell={cell} />
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+/** Shows the preview of one dataset, the primary by default, with a selector for the others. */
+export function PreviewPanel({ jobId, manifest }: { jobId: string; manifest: Manifest }) {
+  const t = useTranslations('Preview');
+  const tRoles = useTranslations('Roles');
+  const errorText = useErrorText();
+  const trpc = useTRPC();
+  const selectId = useId();
+
+  // null selects the primary, including a new primary that replaces the current one.
+  const [chosenKey, setChosenKey] = useState<string | null>(null);
+  const primaryKey = manifest.datasets.find((dataset) => dataset.role === 'primary_dataset')?.datasetKey;
+  const chosenExists = manifest.datasets.some((dataset) => dataset.datasetKey === chosenKey);
+  const datasetKey = (chosenExists ? chosenKey : null) ?? primaryKey;
+
+  const preview = useQuery({
+    ...trpc.inputs.preview.queryOptions({ jobId, datasetKey, rows: PREVIEW_ROWS }),
+    enabled: datasetKey !== undefined,
+    refetchInterval: (query) => (query.state.data?.rowCountExact === false ? ESTIMATE_REFRESH_MS : false),
+  });
+
+  return (
+    <section className="panel" aria-labelledby="preview-heading">
+      <h2 id="preview-heading">{t('heading')}</h2>
+
+      {manifest.datasets.length > 0 && (
+        <div className="field-row">
+          <label htmlFor={selectId}>{t('dataset')}</label>
+          <select id={selectId} value={datasetKey ?? ''} onChange={(event) => setChosenKey(event.target.value)}>
+            {datasetKey === undefined && <option value="">{t('chooseDataset')}</option>}
+            {manifest.datasets.map((dataset) => (
+              <option key={dataset.datasetKey} value={dataset.datasetKey}>
+                {dataset.originalName} ({isRole(dataset.role) ? tRoles(dataset.role) : dataset.role})
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
+
+      {datasetKey === undefined ? (
+        <p className="muted">{manifest.datasets.length === 0 ? t('noDatasets') : t('noPrimary')}</p>
+      ) : preview.isPending ? (
+        <p className="muted" role="status">
+          {t('loading')}
+        </p>
+      ) : preview.isError ? (
+        <p className="notice" role="status">
+          {errorText(toApiErrorInfo(preview.error))}
+        </p>
+      ) : (
+        <PreviewBody preview={preview.data} />
+      )}
+    </section>
+  );
+}

@@ -81,15 +81,33 @@ export function readstatSummary(file: string): ReadstatSummary {
 export function readstatRows(file: string): string[][] {
   requireReadstat();
   const text = execFileSync('/usr/bin/readstat', [file, '-'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString('utf8');
+  return parseCsv(text).slice(1);
+}
+
+/** Parses ReadStat's CSV: comma-separated, strings in double quotes with "" for a quote. */
+function parseCsv(text: string): string[][] {
   const records: string[][] = [];
-  for (const line of text.split('\n').slice(1)) {
-    if (line === '') continue;
-    const fields: string[] = [];
-    for (const match of line.matchAll(/"((?:[^"]|"")*)"|([^,]*)(?:,|$)/g)) {
-      if (match.index === line.length && match[0] === '') break;
-      fields.push(match[1] !== undefined ? match[1].replaceAll('""', '"') : (match[2] ?? ''));
-    }
-    records.push(fields);
+  let record: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index];
+    if (quoted) {
+      if (char === '"' && text[index + 1] === '"') {
+        field += '"';
+        index += 1;
+      } else if (char === '"') quoted = false;
+      else field += char;
+    } else if (char === '"') quoted = true;
+    else if (char === ',') {
+      record.push(field);
+      field = '';
+    } else if (char === '\n') {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+    } else field += char;
   }
   return records;
 }

@@ -94,6 +94,45 @@ function missingNumber(type: Exclude<WriterType, { str: number }>, code: string,
   }
 }
 
+type BinaryKind = 'u8' | 'u16' | 'u32' | 'u64' | 'i8' | 'i16' | 'i32' | 'f32' | 'f64';
+
+/** Encodes one number in the given byte order. */
+function binary(kind: BinaryKind, value: number | bigint, littleEndian: boolean): Buffer {
+  const width = { u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, u64: 8, f64: 8 }[kind];
+  const view = new DataView(new ArrayBuffer(width));
+  const number = Number(value);
+  switch (kind) {
+    case 'u8':
+      view.setUint8(0, number);
+      break;
+    case 'i8':
+      view.setInt8(0, number);
+      break;
+    case 'u16':
+      view.setUint16(0, number, littleEndian);
+      break;
+    case 'i16':
+      view.setInt16(0, number, littleEndian);
+      break;
+    case 'u32':
+      view.setUint32(0, number, littleEndian);
+      break;
+    case 'i32':
+      view.setInt32(0, number, littleEndian);
+      break;
+    case 'u64':
+      view.setBigUint64(0, BigInt(value), littleEndian);
+      break;
+    case 'f32':
+      view.setFloat32(0, number, littleEndian);
+      break;
+    case 'f64':
+      view.setFloat64(0, number, littleEndian);
+      break;
+  }
+  return Buffer.from(view.buffer);
+}
+
 class Out {
   private readonly parts: Buffer[] = [];
 
@@ -110,34 +149,21 @@ class Out {
   }
 
   uint(value: number, width: 1 | 2 | 4): void {
-    const buffer = Buffer.alloc(width);
-    if (width === 1) buffer.writeUInt8(value);
-    else if (width === 2) (this.littleEndian ? buffer.writeUInt16LE(value) : buffer.writeUInt16BE(value));
-    else this.littleEndian ? buffer.writeUInt32LE(value) : buffer.writeUInt32BE(value);
-    this.parts.push(buffer);
+    this.parts.push(binary(({ 1: 'u8', 2: 'u16', 4: 'u32' } as const)[width], value, this.littleEndian));
   }
 
   int(value: number, width: 1 | 2 | 4): void {
-    const buffer = Buffer.alloc(width);
-    if (width === 1) buffer.writeInt8(value);
-    else if (width === 2) (this.littleEndian ? buffer.writeInt16LE(value) : buffer.writeInt16BE(value));
-    else this.littleEndian ? buffer.writeInt32LE(value) : buffer.writeInt32BE(value);
-    this.parts.push(buffer);
+    this.parts.push(binary(({ 1: 'i8', 2: 'i16', 4: 'i32' } as const)[width], value, this.littleEndian));
   }
 
   float(value: number, width: 4 | 8): void {
-    const buffer = Buffer.alloc(width);
-    if (width === 4) (this.littleEndian ? buffer.writeFloatLE(value) : buffer.writeFloatBE(value));
-    else this.littleEndian ? buffer.writeDoubleLE(value) : buffer.writeDoubleBE(value);
-    this.parts.push(buffer);
+    this.parts.push(binary(width === 4 ? 'f32' : 'f64', value, this.littleEndian));
   }
 
   /** Writes 4 or 8 bytes given as 32-bit words from the most significant one. */
   words(words: number[]): void {
-    const buffer = Buffer.alloc(words.length * 4);
     const ordered = this.littleEndian ? [...words].reverse() : words;
-    ordered.forEach((word, index) => (this.littleEndian ? buffer.writeUInt32LE(word, index * 4) : buffer.writeUInt32BE(word, index * 4)));
-    this.parts.push(buffer);
+    for (const word of ordered) this.parts.push(binary('u32', word, this.littleEndian));
   }
 
   toBuffer(): Buffer {
@@ -270,14 +296,7 @@ export function writeTaggedDta(spec: TaggedSpec): Buffer {
     written += buffer.length;
   };
   const tag = (text: string): void => emit(Buffer.from(text, 'latin1'));
-  const number = (value: number, width: 1 | 2 | 4 | 8): Buffer => {
-    const buffer = Buffer.alloc(width);
-    if (width === 1) buffer.writeUInt8(value);
-    else if (width === 2) (littleEndian ? buffer.writeUInt16LE(value) : buffer.writeUInt16BE(value));
-    else if (width === 4) (littleEndian ? buffer.writeUInt32LE(value) : buffer.writeUInt32BE(value));
-    else littleEndian ? buffer.writeBigUInt64LE(BigInt(value)) : buffer.writeBigUInt64BE(BigInt(value));
-    return buffer;
-  };
+  const number = (value: number, width: 1 | 2 | 4 | 8): Buffer => binary(({ 1: 'u8', 2: 'u16', 4: 'u32', 8: 'u64' } as const)[width], value, littleEndian);
   const fixed = (buffer: Buffer, width: number): Buffer => {
     const field = Buffer.alloc(width);
     buffer.copy(field, 0, 0, Math.min(buffer.length, width));
@@ -334,17 +353,12 @@ export function writeTaggedDta(spec: TaggedSpec): Buffer {
   const cells = new Out(littleEndian);
   const gsos: Buffer[] = [];
   const firstSeen = variables.map(() => new Map<string, [number, number]>());
+  // (v,o) is 4 + 4 bytes in 117; in 118 (2 + 6) and 119 (3 + 5) it packs into one 8-byte integer.
   const reference = (v: number, o: number): Buffer => {
-    const buffer = Buffer.alloc(8);
-    if (version === 117) {
-      (littleEndian ? buffer.writeUInt32LE(v, 0) : buffer.writeUInt32BE(v, 0));
-      (littleEndian ? buffer.writeUInt32LE(o, 4) : buffer.writeUInt32BE(o, 4));
-      return buffer;
-    }
-    const vBytes = version === 118 ? 2 : 3;
-    const packed = littleEndian ? BigInt(v) + (BigInt(o) << BigInt(8 * vBytes)) : (BigInt(v) << BigInt(8 * (8 - vBytes))) + BigInt(o);
-    (littleEndian ? buffer.writeBigUInt64LE(packed) : buffer.writeBigUInt64BE(packed));
-    return buffer;
+    if (version === 117) return Buffer.concat([number(v, 4), number(o, 4)]);
+    const vBits = BigInt(version === 118 ? 16 : 24);
+    const packed = littleEndian ? BigInt(v) + (BigInt(o) << vBits) : (BigInt(v) << (64n - vBits)) + BigInt(o);
+    return binary('u64', packed, littleEndian);
   };
   spec.rows.forEach((row, rowIndex) => {
     variables.forEach((variable, index) => {
@@ -397,11 +411,7 @@ export function writeTaggedDta(spec: TaggedSpec): Buffer {
         offset += text.length;
         return at;
       }),
-      ...entries.map(([value]) => {
-        const buffer = Buffer.alloc(4);
-        (littleEndian ? buffer.writeInt32LE(value) : buffer.writeInt32BE(value));
-        return buffer;
-      }),
+      ...entries.map(([value]) => binary('i32', value, littleEndian)),
       ...texts,
     ]);
     return Buffer.concat([Buffer.from('<lbl>'), number(table.length, 4), fixed(encode(name), widths.name), Buffer.alloc(3), table, Buffer.from('</lbl>')]);

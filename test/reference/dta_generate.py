@@ -3,6 +3,10 @@
 Usage: dta_generate.py DIRECTORY  Prints {"name": "path", ...} for the files written: formats 117,
 118 and 119 in both byte orders, strL columns (convert_strl) with repeated values that pandas writes
 as shared references, and value labels from categorical columns. Runs with Debian's python3-pandas.
+
+strL files are little-endian only: pandas 1.5 writes the GSO records of a big-endian file in
+little-endian order, which neither pandas nor ReadStat reads back. The tests cover big-endian strLs
+with files written by test/reference/dta-writer.ts instead.
 """
 
 import json
@@ -62,7 +66,7 @@ def main():
                 write(base_frame(version >= 118), path(f"v{version}_{order_name}"), version, byteorder)
 
         long_text = ["short", "y" * 3000, "", "short", "ünïcode long " * 100]
-        for version, byteorder, order_name in ((117, "<", "lsf"), (118, "<", "lsf"), (118, ">", "msf"), (119, ">", "msf"), (119, "<", "lsf")):
+        for version, byteorder, order_name in ((117, "<", "lsf"), (118, "<", "lsf"), (119, "<", "lsf")):
             frame = pd.DataFrame({"id": np.arange(5, dtype=np.int32), "long": long_text, "other": ["a", "b", "c", "d", "short"]})
             if version == 117:
                 frame["long"] = ["short", "y" * 3000, "", "short", "latin long " * 100]

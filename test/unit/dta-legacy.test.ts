@@ -111,6 +111,7 @@ describe('binary layout formats', () => {
       for (const littleEndian of [true, false]) {
         const rows = readstatRows(writeFile(version, littleEndian));
         const written = spec(version, littleEndian).rows;
+        assert.equal(rows.length, written.length, `format ${version} row count`);
         rows.forEach((row, rowIndex) => {
           row.forEach((field, column) => {
             const value = written[rowIndex]?.[column];

@@ -1,6 +1,6 @@
+import { InletError } from '../../errors';
 import type { Cell, DatasetReader, DatasetSource, PreviewResult, PreviewWarning, ReaderOptions } from '../types';
 import { FileByteSource, type ByteSource } from './bytes';
-import { malformed } from './failure';
 import { DtaFile, type DtaTableInfo } from './table';
 
 export { MemoryByteSource, FileByteSource, type ByteSource } from './bytes';
@@ -72,7 +72,7 @@ async function withFile<T>(filePath: string, work: (source: ByteSource) => Promi
 /** Reads Stata .dta files of formats 104 to 119, as described in the `dta` module. */
 export class DtaReader implements DatasetReader {
   async preview(source: DatasetSource, options: ReaderOptions): Promise<PreviewResult> {
-    if (source.sizeBytes === 0) throw malformed('the file is empty.');
+    if (source.sizeBytes === 0) throw new InletError('INPUT_EMPTY_FILE', 'The Stata file is empty: it has 0 bytes.', { format: 'dta' });
     return withFile(source.filePath, (bytes) => previewDta(bytes, source.datasetKey, options));
   }
 }

@@ -2,7 +2,7 @@ import type { Cell } from '../types';
 import { readRange, type ByteSource } from './bytes';
 import { renderDate, type DateKind } from './dates';
 import type { DtaHeader } from './layout';
-import { readNumeric, type StorageType } from './storage';
+import { numericReader, type MissingCode, type NumericKind, type StorageType } from './storage';
 import { readStrlRef, type StrlIndex, type StrlRef } from './strl';
 import { untilNul, type TextCodec } from './text';
 
@@ -57,23 +57,64 @@ export async function readRowBytes(source: ByteSource, header: DtaHeader, first:
   return { bytes, strideBytes: prefixBytes, rowCount: count };
 }
 
-/** Decodes a numeric cell: a number, a rendered date, a labelled value or a missing value. */
-function numericCell(view: DataView, offset: number, plan: ColumnPlan, header: DtaHeader): Cell {
-  const kind = plan.type.kind;
-  if (kind === 'str' || kind === 'strL') return null;
-  const raw = readNumeric(view, offset, kind, header.littleEndian, header.extendedMissing);
+type CellDecoder = (view: DataView, offset: number) => Cell;
 
+/** The column's labels of ordinary values keyed by number, so a lookup builds no string per cell. */
+function labelsByNumber(plan: ColumnPlan): Map<number, string> | null {
+  if (!plan.labels) return null;
+  const labels = new Map<number, string>();
+  for (const [key, label] of plan.labels) if (!key.startsWith('.')) labels.set(Number(key), label);
+  return labels;
+}
+
+/** Turns a decoded number or missing code into a cell: labels first, then dates, then the value. */
+function finishNumeric(plan: ColumnPlan, raw: number | MissingCode, labelsByNumber: Map<number, string> | null): Cell {
   if (typeof raw === 'string') {
     const label = plan.labels?.get(raw);
     if (label !== undefined) return { missing: raw, label };
     return raw === '.' ? null : { missing: raw };
   }
-  if (plan.labels && Number.isInteger(raw)) {
-    const label = plan.labels.get(String(raw));
+  if (labelsByNumber) {
+    const label = labelsByNumber.get(raw);
     if (label !== undefined) return { value: raw, label };
   }
-  if (plan.dateKind) return renderDate(plan.dateKind, raw) ?? raw;
+  if (plan.dateKind) return renderCachedDate(plan, raw);
   return raw;
+}
+
+/**
+ * Builds the decoder of one numeric column once per call, so the loop over cells does not branch on
+ * the storage type. Columns without labels or dates skip finishNumeric.
+ */
+function numericDecoder(plan: ColumnPlan, header: DtaHeader): CellDecoder {
+  const read = numericReader(plan.type.kind as NumericKind, header.littleEndian, header.extendedMissing);
+  if (plan.labels !== null || plan.dateKind !== null) {
+    const byNumber = labelsByNumber(plan);
+    return (view, offset) => finishNumeric(plan, read(view, offset), byNumber);
+  }
+  return (view, offset) => {
+    const raw = read(view, offset);
+    if (typeof raw === 'number') return raw;
+    return raw === '.' ? null : { missing: raw };
+  };
+}
+
+/** Most recent renderings per date column; dates repeat across rows, so this saves most of the work. */
+const DATE_CACHE_ENTRIES = 65_536;
+const dateCaches = new WeakMap<ColumnPlan, Map<number, string | number>>();
+
+function renderCachedDate(plan: ColumnPlan, value: number): string | number {
+  let cache = dateCaches.get(plan);
+  if (!cache) {
+    cache = new Map();
+    dateCaches.set(plan, cache);
+  }
+  const cached = cache.get(value);
+  if (cached !== undefined) return cached;
+  const rendered = renderDate(plan.dateKind as DateKind, value) ?? value;
+  if (cache.size >= DATE_CACHE_ENTRIES) cache.clear();
+  cache.set(value, rendered);
+  return rendered;
 }
 
 /** A strL cell whose text is fetched after the synchronous pass over the rows. */
@@ -96,6 +137,7 @@ export async function decodeRows(
   limits: StrlLimits,
 ): Promise<Cell[][]> {
   const view = new DataView(raw.bytes.buffer, raw.bytes.byteOffset, raw.bytes.byteLength);
+  const decoders = plans.map((plan) => (plan.type.kind === 'str' || plan.type.kind === 'strL' ? null : numericDecoder(plan, header)));
   const rows: Cell[][] = [];
   const pending: PendingStrl[] = [];
 
@@ -106,12 +148,12 @@ export async function decodeRows(
       const plan = plans[column] as ColumnPlan;
       const offset = rowStart + plan.offsetInRow;
       if (plan.type.kind === 'str') {
-        cells[column] = codec.decode(untilNul(raw.bytes.subarray(offset, offset + plan.type.widthBytes)));
+        cells[column] = codec.decodeField(raw.bytes, offset, offset + plan.type.widthBytes);
       } else if (plan.type.kind === 'strL') {
         cells[column] = '';
         pending.push({ row, column, ref: readStrlRef(view, offset, header.formatVersion, header.littleEndian) });
       } else {
-        cells[column] = numericCell(view, offset, plan, header);
+        cells[column] = (decoders[column] as CellDecoder)(view, offset);
       }
     }
     rows.push(cells);

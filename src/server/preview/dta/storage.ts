@@ -65,55 +65,89 @@ const FLOAT_MISSING_BITS = 0x7f000000;
 /** Largest non-missing double: +1.fffffffffffffX+3fe; `.` starts at high word 0x7fe00000, codes step 0x100. */
 const DOUBLE_MISSING_HIGH = 0x7fe00000;
 
+/** Reads one numeric value at a byte offset: a number, or a missing code. */
+export type NumericReader = (view: DataView, offset: number) => number | MissingCode;
+
 /**
- * Decodes one numeric value. Returns a number, or a missing code. Non-finite bit patterns at the
- * negative end (which Stata never writes) come back as `.`, because JSON cannot carry them.
+ * Builds the reader for one storage type and byte order, so loops over many cells do not branch on
+ * the type. Non-finite bit patterns at the negative end (which Stata never writes) come back as
+ * `.`, because JSON cannot carry them.
  */
-export function readNumeric(view: DataView, offset: number, kind: NumericKind, littleEndian: boolean, extendedMissing: boolean): number | MissingCode {
+export function numericReader(kind: NumericKind, littleEndian: boolean, extendedMissing: boolean): NumericReader {
   switch (kind) {
-    case 'byte': {
-      const value = view.getInt8(offset);
-      if (!extendedMissing) return value === LEGACY_INTEGER_MISSING.byte ? '.' : value;
-      return value >= INTEGER_MISSING_START.byte ? missingCodeAt(value - INTEGER_MISSING_START.byte) : value;
-    }
-    case 'int': {
-      const value = view.getInt16(offset, littleEndian);
-      if (!extendedMissing) return value === LEGACY_INTEGER_MISSING.int ? '.' : value;
-      return value >= INTEGER_MISSING_START.int ? missingCodeAt(value - INTEGER_MISSING_START.int) : value;
-    }
+    case 'byte':
+    case 'int':
     case 'long': {
-      const value = view.getInt32(offset, littleEndian);
-      if (!extendedMissing) return value === LEGACY_INTEGER_MISSING.long ? '.' : value;
-      return value >= INTEGER_MISSING_START.long ? missingCodeAt(value - INTEGER_MISSING_START.long) : value;
-    }
-    case 'float': {
-      const bits = view.getUint32(offset, littleEndian);
-      // Positive patterns above the maximum (including infinity and NaN) are missing values.
-      if (bits > FLOAT_MAX_BITS && bits < 0x80000000) {
-        return extendedMissing ? missingCodeAt((bits - FLOAT_MISSING_BITS) >> 11) : '.';
+      const read =
+        kind === 'byte'
+          ? (view: DataView, offset: number) => view.getInt8(offset)
+          : kind === 'int'
+            ? (view: DataView, offset: number) => view.getInt16(offset, littleEndian)
+            : (view: DataView, offset: number) => view.getInt32(offset, littleEndian);
+      if (!extendedMissing) {
+        const missing = LEGACY_INTEGER_MISSING[kind];
+        return (view, offset) => {
+          const value = read(view, offset);
+          return value === missing ? '.' : value;
+        };
       }
-      const value = view.getFloat32(offset, littleEndian);
-      return Number.isFinite(value) ? shortestFloat32(value) : '.';
+      const firstMissing = INTEGER_MISSING_START[kind];
+      return (view, offset) => {
+        const value = read(view, offset);
+        return value >= firstMissing ? missingCodeAt(value - firstMissing) : value;
+      };
     }
+    case 'float':
+      return (view, offset) => {
+        const bits = view.getUint32(offset, littleEndian);
+        // Positive patterns above the maximum (including infinity and NaN) are missing values.
+        if (bits > FLOAT_MAX_BITS && bits < 0x80000000) return extendedMissing ? missingCodeAt((bits - FLOAT_MISSING_BITS) >> 11) : '.';
+        const value = view.getFloat32(offset, littleEndian);
+        return Number.isFinite(value) ? shortestFloat32(value) : '.';
+      };
     case 'double': {
-      const high = view.getUint32(offset + (littleEndian ? 4 : 0), littleEndian);
-      if (high >= DOUBLE_MISSING_HIGH && high < 0x80000000) {
-        return extendedMissing ? missingCodeAt((high - DOUBLE_MISSING_HIGH) >> 8) : '.';
-      }
-      const value = view.getFloat64(offset, littleEndian);
-      return Number.isFinite(value) ? value : '.';
+      const highWordAt = littleEndian ? 4 : 0;
+      return (view, offset) => {
+        const high = view.getUint32(offset + highWordAt, littleEndian);
+        if (high >= DOUBLE_MISSING_HIGH && high < 0x80000000) return extendedMissing ? missingCodeAt((high - DOUBLE_MISSING_HIGH) >> 8) : '.';
+        const value = view.getFloat64(offset, littleEndian);
+        return Number.isFinite(value) ? value : '.';
+      };
     }
   }
 }
 
+/** Decodes one numeric value; see numericReader. */
+export function readNumeric(view: DataView, offset: number, kind: NumericKind, littleEndian: boolean, extendedMissing: boolean): number | MissingCode {
+  return numericReader(kind, littleEndian, extendedMissing)(view, offset);
+}
+
+/** Powers of ten that a double holds exactly (10^0 to 10^22). */
+const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, exponent) => 10 ** exponent);
+
 /**
  * Returns the shortest decimal that reads back as the same 4-byte float, so a stored 0.1f shows as
- * 0.1 and not as its double expansion 0.10000000149011612.
+ * 0.1 and not as its double expansion 0.10000000149011612. Candidates of 6 to 9 significant digits
+ * are rounded arithmetically (much faster than toPrecision) and the first that converts back to the
+ * same float wins; nine digits always do. Starting at 6 loses nothing: a float lies within 2^-24 of
+ * any shorter decimal that reads back as it, closer than half a unit in the 6th digit, so rounding
+ * to 6 digits already returns that shorter decimal.
  */
 export function shortestFloat32(value: number): number {
   if (value === 0 || Number.isInteger(value)) return value;
-  for (let digits = 6; digits < 9; digits += 1) {
-    const candidate = Number(value.toPrecision(digits));
+  const exponent = Math.floor(Math.log10(Math.abs(value)));
+  for (let digits = 6; digits <= 9; digits += 1) {
+    const places = digits - 1 - exponent;
+    let candidate: number;
+    if (places >= 0 && places <= 22) {
+      const scale = EXACT_POWERS_OF_TEN[places] as number;
+      candidate = Math.round(value * scale) / scale;
+    } else if (places < 0 && places >= -22) {
+      const scale = EXACT_POWERS_OF_TEN[-places] as number;
+      candidate = Math.round(value / scale) * scale;
+    } else {
+      break;
+    }
     if (Math.fround(candidate) === value) return candidate;
   }
   return Number(value.toPrecision(9));

@@ -3,7 +3,7 @@ import type { Cell, ColumnType, PreviewColumn, PreviewWarning } from '../types';
 import type { ByteSource } from './bytes';
 import { columnTypeOf, dateKindOf } from './dates';
 import { readDtaHeader, type DtaHeader } from './header';
-import { decodeRows, readRowBytes, ROW_CHUNK_BYTES, stringCellSample, type ColumnPlan, type StrlLimits } from './rows';
+import { decodeRows, readRowBytes, ROW_CHUNK_BYTES, stringCellSample, type ColumnPlan, type RowBytes, type StrlLimits } from './rows';
 import type { StorageType } from './storage';
 import { StrlIndex } from './strl';
 import { createCodec, detectEncoding, parseEncodingOption, type TextCodec } from './text';
@@ -147,10 +147,29 @@ export class DtaFile {
     return rows;
   }
 
-  /** Yields every row in batches of `batchRows`, reading the file front to back. */
+  /**
+   * Yields every row in batches of `batchRows`, reading the file front to back in chunks of about
+   * ROW_CHUNK_BYTES. The next chunk is read while the current one is decoded.
+   */
   async *batches(batchRows: number, limits: StrlLimits): AsyncGenerator<Cell[][]> {
-    for (let start = 0; start < this.header.observationCount; start += batchRows) {
-      yield await this.readRows(start, batchRows, limits);
+    const total = this.header.observationCount;
+    const rowsPerChunk = Math.max(batchRows, Math.floor(ROW_CHUNK_BYTES / Math.max(this.header.rowWidthBytes, 1)));
+    const readChunk = (start: number): Promise<RowBytes> => {
+      const chunk = readRowBytes(this.source, this.header, start, Math.min(rowsPerChunk, total - start), this.prefixBytes);
+      // Awaited below; this only keeps an early stop of the consumer from leaving it unhandled.
+      chunk.catch(() => undefined);
+      return chunk;
+    };
+
+    let pending = total > 0 ? readChunk(0) : null;
+    for (let start = 0; pending; start += rowsPerChunk) {
+      const raw = await pending;
+      pending = start + rowsPerChunk < total ? readChunk(start + rowsPerChunk) : null;
+      for (let first = 0; first < raw.rowCount; first += batchRows) {
+        const count = Math.min(batchRows, raw.rowCount - first);
+        const batch: RowBytes = { bytes: raw.bytes.subarray(first * raw.strideBytes, (first + count) * raw.strideBytes), strideBytes: raw.strideBytes, rowCount: count };
+        yield await decodeRows(batch, this.plans, this.header, this.codec, this.strls, limits);
+      }
     }
   }
 }

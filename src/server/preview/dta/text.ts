@@ -12,6 +12,11 @@ export interface TextCodec {
   readonly encoding: DtaEncoding;
   /** Decodes bytes that are already cut at their terminator. */
   decode(bytes: Uint8Array): string;
+  /**
+   * Decodes a fixed-width field `buffer[start, end)` up to its first NUL, without allocating a
+   * view for the common ASCII case (the hot path of reading every row).
+   */
+  decodeField(buffer: Buffer, start: number, end: number): string;
 }
 
 const ENCODING_ALIASES: Record<string, DtaEncoding> = {
@@ -51,12 +56,25 @@ function isAscii(bytes: Uint8Array): boolean {
 export function createCodec(encoding: DtaEncoding): TextCodec {
   // fatal: false so a stray invalid byte becomes U+FFFD instead of failing the whole preview.
   const decoder = new TextDecoder(encoding, { fatal: false });
+  const decode = (bytes: Uint8Array): string => {
+    // ASCII is the common case and identical in all three encodings; Buffer's latin1 path is fastest.
+    if (isAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+    return decoder.decode(bytes);
+  };
   return {
     encoding,
-    decode(bytes: Uint8Array): string {
-      // ASCII is the common case and identical in all three encodings; Buffer's latin1 path is fastest.
-      if (isAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-      return decoder.decode(bytes);
+    decode,
+    decodeField(buffer: Buffer, start: number, end: number): string {
+      let ascii = true;
+      let stop = start;
+      for (; stop < end; stop += 1) {
+        const byte = buffer[stop] as number;
+        if (byte === 0) break;
+        if (byte >= 0x80) ascii = false;
+      }
+      if (ascii) return buffer.toString('latin1', start, stop);
+      if (encoding === 'utf-8') return buffer.toString('utf8', start, stop);
+      return decoder.decode(buffer.subarray(start, stop));
     },
   };
 }

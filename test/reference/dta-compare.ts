@@ -29,7 +29,7 @@ export interface ExpectOptions {
 /**
  * Builds the expected rows. The rules:
  * - pandas' system missing `.` is null in the preview contract, and `.a` to `.z` stay `{ missing }`.
- * - Formats before 113 have only `.`; pandas still applies the 113 missing ranges to them (it calls
+ * - Formats before 113 have only `.`. pandas still applies the 113 missing ranges to them (it calls
  *   an integer's maximum `.z`), so every missing value of those formats is expected as null.
  * - A value or missing code with a value label is `{ value, label }` or `{ missing, label }`.
  * - Date columns take pandas' own conversion, written in the reader's text forms by dta_reference.py.

@@ -1,7 +1,7 @@
 /**
- * Writes small .dta files for tests, from Stata's format descriptions: the binary layout (formats
- * 104 to 115), which no installed program writes, and the tagged layout (117 to 119) for cases
- * pandas cannot write correctly, such as strLs in big-endian files.
+ * Writes small .dta files for tests, from Stata's format descriptions. It covers the binary layout
+ * (formats 104 to 115), which no installed program writes. It also writes the tagged layout (117
+ * to 119) for cases pandas cannot write correctly, such as strLs in big-endian files.
  * Field widths per format are listed in src/server/preview/dta/header-legacy.ts; this writer keeps
  * its own copy on purpose, so a wrong width in the reader is not hidden by the same mistake here.
  */
@@ -282,7 +282,7 @@ export interface TaggedSpec {
 
 /**
  * Writes a tagged-layout file. A strL value equal to one already written in the same column is
- * stored as a reference to the earlier (v,o), the cross-link that `help dta` asks readers to follow.
+ * stored as a reference to the earlier (v,o), a cross-link that `help dta` requires readers to follow.
  */
 export function writeTaggedDta(spec: TaggedSpec): Buffer {
   const { version, littleEndian, variables } = spec;

@@ -92,7 +92,7 @@ def describe(path, rows):
             try:
                 converted = pd.read_stata(path, columns=[result["names"][index]], convert_dates=True)
                 dates[result["names"][index]] = [render(kind, v) for v in converted.iloc[:rows, 0]]
-            except Exception as error:  # pandas cannot convert some ranges; the test says so
+            except Exception as error:  # pandas cannot convert some ranges; the test reports the error
                 dates[result["names"][index]] = {"error": str(error)}
         result["dates"] = dates
     return result

@@ -8,8 +8,8 @@ import { MemoryByteSource, openDtaRows, previewDta } from '../../src/server/prev
 import { writeLegacyDta, writeTaggedDta, type LegacyVersion } from '../reference/dta-writer';
 
 /**
- * Feeds mutated .dta files to the reader: every outcome must be a preview or an InletError with a
- * code from the closed table; no other exception, no hang, and memory growth below 256 MiB.
+ * Feeds mutated .dta files to the reader. Every outcome must be a preview or an InletError with a
+ * code from the closed table: no other exception, no hang, and memory growth below 256 MiB.
  * The mutations are seeded, so a failing case number reproduces.
  */
 

@@ -24,7 +24,8 @@ describe('files written by pandas', () => {
   for (const [name, filePath] of Object.entries(files)) {
     test(`${name} matches pandas and readstat`, async () => {
       const reference = references[filePath];
-      assert.ok(reference && reference.error === undefined, `pandas could not read ${name}: ${reference?.error}`);
+      assert.ok(reference, `no pandas reference for ${name}`);
+      assert.equal(reference.error, undefined, `pandas could not read ${name}`);
       const result = await previewFile(filePath);
       const readstat = readstatSummary(filePath);
 

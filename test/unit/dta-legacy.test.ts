@@ -11,8 +11,8 @@ import { writeLegacyDta, type LegacySpec, type LegacyVersion } from '../referenc
 
 /**
  * Files of the binary layout (formats 104 to 115), written by the test writer from Stata's format
- * descriptions and read back. ReadStat and pandas confirm the writer where they support a format:
- * ReadStat 1.1.8 reads the header of every format and the data from 105 on; pandas 1.5 reads 105,
+ * descriptions and read back. ReadStat and pandas confirm the writer where they support a format.
+ * ReadStat 1.1.8 reads the header of every format and the data from 105 on. pandas 1.5 reads 105,
  * 108 and 111 to 115, and value labels from 111 on.
  */
 
@@ -46,7 +46,7 @@ function spec(version: LegacyVersion, littleEndian: boolean): LegacySpec {
   };
 }
 
-/** What the spec wrote, in the reader's cells. */
+/** Lists the rows that spec() writes, as the reader's cells. */
 function expectedRows(version: LegacyVersion): unknown[][] {
   return [
     [{ value: 1, label: 'yes' }, -300, 100000, 1.5, 2.25, 'hello', '1960-01-01'],
@@ -126,7 +126,7 @@ describe('binary layout formats', () => {
 
   test('value labels match readstat from 110', () => {
     // ReadStat 1.1.8 looks for the value labels of 105 and 108 in another layout than the one
-    // pandas and Stata's format notes describe, and does not find them; it is not compared there.
+    // pandas and Stata's format notes describe, so it finds none there and is not compared.
     for (const version of VERSIONS.filter((candidate) => candidate >= 110)) {
       const metadata = readstatMetadata(writeFile(version, true));
       assert.deepEqual(metadata[0]?.categories, [
@@ -143,7 +143,8 @@ describe('binary layout formats', () => {
     const references = pandasReference(paths, 20);
     for (const [index, version] of supported.entries()) {
       const reference = references[paths[index] ?? ''];
-      assert.ok(reference && reference.error === undefined, `pandas failed on ${version}: ${reference?.error}`);
+      assert.ok(reference, `no pandas reference for format ${version}`);
+      assert.equal(reference.error, undefined, `pandas failed on format ${version}`);
       const result = await previewFile(paths[index] ?? '');
       assert.deepEqual(
         result.columns.map((column) => column.name),
@@ -165,7 +166,7 @@ describe('binary layout formats', () => {
   });
 
   test('old formats have only system missing', async () => {
-    // Before 113 a byte's only missing value `.` is 127 and 101 is an ordinary value; from 113 on,
+    // Before 113 a byte's only missing value `.` is 127, and 101 is an ordinary value. From 113 on,
     // 101 is `.` and 127 is `.z` (Stata's dta_113 description).
     const firstCell = async (version: LegacyVersion, value: number | { missing: string } | null): Promise<unknown> => {
       const bytes = writeLegacyDta({ ...spec(version, true), rows: [[value, 0, 0, 0, 0, '', 0]] });

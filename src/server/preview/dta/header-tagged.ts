@@ -92,9 +92,9 @@ function readByteOrder(cursor: ByteCursor): boolean {
 
 /**
  * Reads one tagged descriptor section: checks its opening tag, that its closing tag follows
- * `contentBytes` later (which catches a damaged K), and returns the first `wantedBytes` of content.
+ * `contentBytes` later (which catches a damaged K), and returns the first `requestedBytes` of content.
  */
-async function readSection(source: ByteSource, start: number, name: string, contentBytes: number, wantedBytes: number): Promise<Buffer> {
+async function readSection(source: ByteSource, start: number, name: string, contentBytes: number, requestedBytes: number): Promise<Buffer> {
   const open = `<${name}>`;
   const close = `</${name}>`;
   const openBytes = await readRange(source, start, open.length, `the <${name}> tag`);
@@ -102,7 +102,7 @@ async function readSection(source: ByteSource, start: number, name: string, cont
   const closeAt = start + open.length + contentBytes;
   const closeBytes = await readRange(source, closeAt, close.length, `the </${name}> tag`);
   new ByteCursor(closeBytes, true, closeAt).expectTag(close);
-  return readRange(source, start + open.length, wantedBytes, `the <${name}> section`);
+  return readRange(source, start + open.length, requestedBytes, `the <${name}> section`);
 }
 
 async function expectTagAt(source: ByteSource, offset: number, tag: string): Promise<void> {

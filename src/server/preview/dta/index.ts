@@ -81,7 +81,7 @@ export interface DtaRowIteratorOptions {
   /** Rows per yielded batch (default 10,000). */
   batchRows?: number;
   encoding?: string;
-  /** Longest strL text per cell; longer ones are cut and end in "…". */
+  /** Maximum strL bytes per cell; longer values are cut and end in "…". */
   strlCellMaxBytes?: number;
 }
 

@@ -11,7 +11,7 @@ import { untilNul, type TextCodec } from './text';
  * records, so observation i starts at dataOffset + i * rowWidthBytes and nothing before it is read.
  */
 
-/** How one column's bytes become cells. */
+/** Decoding plan of one column: storage type, place in the row, date kind and value labels. */
 export interface ColumnPlan {
   type: StorageType;
   offsetInRow: number;
@@ -40,7 +40,7 @@ export interface RowBytes {
 }
 
 /**
- * Reads rows [first, first + count) but only their first `prefixBytes` bytes (the shown columns).
+ * Reads rows [first, first + count) but only their first `prefixBytes` bytes (the described columns).
  * Whole rows are read in one range when the prefix is most of the row, else row by row.
  */
 export async function readRowBytes(source: ByteSource, header: DtaHeader, first: number, count: number, prefixBytes: number): Promise<RowBytes> {
@@ -59,7 +59,7 @@ export async function readRowBytes(source: ByteSource, header: DtaHeader, first:
 
 type CellDecoder = (view: DataView, offset: number) => Cell;
 
-/** The column's labels of ordinary values keyed by number, so a lookup builds no string per cell. */
+/** Builds the column's labels of ordinary values keyed by number, so a lookup creates no string per cell. */
 function labelsByNumber(plan: ColumnPlan): Map<number, string> | null {
   if (!plan.labels) return null;
   const labels = new Map<number, string>();

@@ -122,14 +122,14 @@ export function readNumeric(view: DataView, offset: number, kind: NumericKind, l
   return numericReader(kind, littleEndian, extendedMissing)(view, offset);
 }
 
-/** Powers of ten that a double holds exactly (10^0 to 10^22). */
+/** Powers of ten that a double represents exactly (10^0 to 10^22). */
 const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, exponent) => 10 ** exponent);
 
 /**
  * Returns the shortest decimal that reads back as the same 4-byte float, so a stored 0.1f shows as
  * 0.1 and not as its double expansion 0.10000000149011612. Candidates of 6 to 9 significant digits
- * are rounded arithmetically (much faster than toPrecision) and the first that converts back to the
- * same float wins; nine digits always do. Starting at 6 loses nothing: a float lies within 2^-24 of
+ * are rounded arithmetically, which is much faster than toPrecision. The first that converts back
+ * to the same float wins, and nine digits always do. Starting at 6 loses nothing: a float lies within 2^-24 of
  * any shorter decimal that reads back as it, closer than half a unit in the 6th digit, so rounding
  * to 6 digits already returns that shorter decimal.
  */

@@ -121,12 +121,12 @@ export class StrlIndex {
     if (index === -1) throw malformed(`a cell refers to strL (${ref.variable},${ref.observation}), which the file does not define.`, { ...ref });
 
     const length = this.contentLengths[index] ?? 0;
-    const wanted = Math.min(length, maxBytes);
-    const bytes = await readRange(this.source, this.contentOffsets[index] ?? 0, wanted, 'the strL contents');
+    const readLength = Math.min(length, maxBytes);
+    const bytes = await readRange(this.source, this.contentOffsets[index] ?? 0, readLength, 'the strL contents');
     if (!this.binary[index]) {
       const terminator = bytes.indexOf(0);
       if (terminator !== -1) return { bytes: bytes.subarray(0, terminator), truncated: false };
     }
-    return { bytes, truncated: wanted < length };
+    return { bytes, truncated: readLength < length };
   }
 }

@@ -61,16 +61,16 @@ export class DtaFile {
 
   static async open(source: ByteSource, options: DtaOpenOptions): Promise<DtaFile> {
     const header = await readDtaHeader(source, options.columns);
-    const shown = header.variables;
+    const described = header.variables;
     const warnings: PreviewWarning[] = [];
 
-    // Value labels of the shown numeric columns only.
-    const wanted = new Set<string>();
-    shown.forEach((variable, index) => {
+    // Value labels of the described numeric columns only.
+    const requestedSets = new Set<string>();
+    described.forEach((variable, index) => {
       const type = header.types[index];
-      if (variable.valueLabelName.length > 0 && type && type.kind !== 'str' && type.kind !== 'strL') wanted.add(labelSetKey(variable.valueLabelName));
+      if (variable.valueLabelName.length > 0 && type && type.kind !== 'str' && type.kind !== 'strL') requestedSets.add(labelSetKey(variable.valueLabelName));
     });
-    const valueLabels = await readValueLabels(source, header, wanted);
+    const valueLabels = await readValueLabels(source, header, requestedSets);
     if (valueLabels.skipped.length > 0) {
       warnings.push({
         code: 'VALUE_LABELS_SKIPPED',
@@ -78,7 +78,7 @@ export class DtaFile {
       });
     }
 
-    const plans: ColumnPlan[] = shown.map((variable, index) => ({
+    const plans: ColumnPlan[] = described.map((variable, index) => ({
       type: header.types[index] as StorageType,
       offsetInRow: header.offsetsInRow[index] ?? 0,
       dateKind: dateKindOf(variable.format),
@@ -89,8 +89,8 @@ export class DtaFile {
       options.encoding !== undefined ? parseEncodingOption(options.encoding) : detectEncoding(header.formatVersion, await textSample(source, header, plans, valueLabels.sets)),
     );
 
-    const columnNames = normalizeHeaderNames(shown.map((variable) => codec.decode(variable.name)));
-    const columns: PreviewColumn[] = shown.map((variable, index) => {
+    const columnNames = normalizeHeaderNames(described.map((variable) => codec.decode(variable.name)));
+    const columns: PreviewColumn[] = described.map((variable, index) => {
       const plan = plans[index] as ColumnPlan;
       const column: PreviewColumn = { name: columnNames[index] ?? `col_${index + 1}`, type: columnTypeFor(plan.type, variable.format), format: variable.format };
       const label = codec.decode(variable.label);
@@ -188,12 +188,12 @@ async function textSample(source: ByteSource, header: DtaHeader, plans: ColumnPl
   }
 
   // Whole fields only, so no multibyte sequence is cut; a newline keeps fields from joining.
-  const kept: Uint8Array[] = [];
+  const sampleParts: Uint8Array[] = [];
   let total = 0;
   for (const part of parts) {
     if (total + part.length > ENCODING_SAMPLE_BYTES * 4) break;
-    kept.push(part, NEWLINE);
+    sampleParts.push(part, NEWLINE);
     total += part.length + 1;
   }
-  return Buffer.concat(kept);
+  return Buffer.concat(sampleParts);
 }

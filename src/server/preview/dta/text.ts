@@ -97,7 +97,7 @@ function isValidUtf8(bytes: Uint8Array): { valid: boolean; multibyte: boolean } 
 /**
  * Checks whether every non-ASCII byte pairs into a GB2312 code point (lead and trail bytes both in
  * 0xA1-0xFE). Western text in Windows-1252 rarely has two accented letters in a row, while Chinese
- * text in GBK is made of such pairs; the wider GBK trail range (from 0x40) is not accepted because
+ * text in GBK is made of such pairs. The wider GBK trail range (from 0x40) is not accepted, because
  * it would also match an accented letter followed by an ASCII letter, as in "Année".
  */
 function looksLikeGb2312(bytes: Uint8Array): boolean {
@@ -118,9 +118,9 @@ function looksLikeGb2312(bytes: Uint8Array): boolean {
  * and string cells). Format 118 and later are UTF-8 unless the sample is not valid UTF-8. For older
  * formats, valid UTF-8 with multibyte sequences wins (other programs wrote 117 files in UTF-8),
  * then GB18030 when the sample reads as GB2312 pairs, else Windows-1252.
- * NOTE: the GB18030 choice is a heuristic over the sample; a file whose sampled text is mostly
- * Latin letters in pairs of accented capitals could be misread, and the encoding read option
- * overrides the choice.
+ * NOTE: the GB18030 choice is a heuristic over the sample. A file whose sampled text is mostly
+ * Latin letters in pairs of accented capitals could be misread; the encoding read option overrides
+ * the choice.
  */
 export function detectEncoding(formatVersion: number, sample: Uint8Array): DtaEncoding {
   const utf8 = isValidUtf8(sample);

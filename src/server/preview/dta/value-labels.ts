@@ -20,7 +20,7 @@ export const VALUE_LABEL_BUDGET_BYTES = 64 * 1024 * 1024;
 
 export interface ValueLabelResult {
   sets: Map<string, LabelSet>;
-  /** Names of sets that were wanted but skipped because the budget was spent. */
+  /** Names of requested sets that were skipped because the budget was spent. */
   skipped: string[];
 }
 
@@ -54,12 +54,12 @@ function parseTable(table: ByteCursor, tableBytes: number, extendedMissing: bool
 }
 
 /**
- * Reads the value-label sets named in `wanted` and skips the others without reading their tables.
+ * Reads the value-label sets named in `requested` and skips the others without reading their tables.
  * Each length is checked against the section's end before anything is allocated.
  */
-export async function readValueLabels(source: ByteSource, header: DtaHeader, wanted: ReadonlySet<string>): Promise<ValueLabelResult> {
+export async function readValueLabels(source: ByteSource, header: DtaHeader, requested: ReadonlySet<string>): Promise<ValueLabelResult> {
   const result: ValueLabelResult = { sets: new Map(), skipped: [] };
-  if (wanted.size === 0) return result;
+  if (requested.size === 0) return result;
 
   const { formatVersion, littleEndian, extendedMissing } = header;
   const reader = new SequentialReader(source, header.valueLabels.start, header.valueLabels.end, littleEndian);
@@ -69,7 +69,7 @@ export async function readValueLabels(source: ByteSource, header: DtaHeader, wan
 
   while (reader.remaining > 0) {
     if (formatVersion < 108) {
-      const entry = await readLegacyLabelSet(reader, wanted);
+      const entry = await readLegacyLabelSet(reader, requested);
       if (entry) result.sets.set(entry.name, entry.set);
       continue;
     }
@@ -78,13 +78,13 @@ export async function readValueLabels(source: ByteSource, header: DtaHeader, wan
     const entryHeader = await reader.cursor(4 + nameBytes + 3, 'a value-label header');
     const tableBytes = entryHeader.uint32('the value-label table length');
     const name = labelSetKey(untilNul(entryHeader.bytesOf(nameBytes, 'the value-label name')));
-    if (wanted.has(name) && !result.sets.has(name) && tableBytes <= budget) {
+    if (requested.has(name) && !result.sets.has(name) && tableBytes <= budget) {
       const start = reader.position;
       const table = new ByteCursor(await reader.bytes(tableBytes, `value-label set ${JSON.stringify(name)}`), littleEndian, start);
       result.sets.set(name, parseTable(table, tableBytes, extendedMissing));
       budget -= tableBytes;
     } else {
-      if (wanted.has(name) && !result.sets.has(name)) result.skipped.push(name);
+      if (requested.has(name) && !result.sets.has(name)) result.skipped.push(name);
       reader.skip(tableBytes, `value-label set ${JSON.stringify(name)}`);
     }
     if (tagged) (await reader.cursor(6, 'the </lbl> tag')).expectTag('</lbl>');
@@ -92,13 +92,17 @@ export async function readValueLabels(source: ByteSource, header: DtaHeader, wan
   return result;
 }
 
-/** Formats 104 and 105: n (2 bytes), a 9-byte name, 1 byte of padding, n 2-byte codes, n 8-byte labels. */
-async function readLegacyLabelSet(reader: SequentialReader, wanted: ReadonlySet<string>): Promise<{ name: string; set: LabelSet } | null> {
+/**
+ * Formats 104 and 105: n (2 bytes), a 9-byte name, 1 byte of padding, n 2-byte codes, n 8-byte labels.
+ * NOTE: this layout follows pandas and later ReadStat releases for 105; no reference reader here
+ * reads the value labels of a 104 file, so that they share it is unconfirmed.
+ */
+async function readLegacyLabelSet(reader: SequentialReader, requested: ReadonlySet<string>): Promise<{ name: string; set: LabelSet } | null> {
   const entryHeader = await reader.cursor(12, 'a value-label header');
   const count = entryHeader.uint16('the number of value labels');
   const name = labelSetKey(untilNul(entryHeader.bytesOf(9, 'the value-label name')));
   const bodyBytes = count * (2 + 8);
-  if (!wanted.has(name)) {
+  if (!requested.has(name)) {
     reader.skip(bodyBytes, `value-label set ${JSON.stringify(name)}`);
     return null;
   }

@@ -1,6 +1,10 @@
 /** The reader interface every dataset format implements, and the preview it returns. */
 
-export type Cell = string | number | boolean | null | { value: string | number; label: string } | { missing: string };
+/**
+ * A cell value. `{ missing: ".a" }` is a Stata extended missing value; it carries `label` when a
+ * value label names that missing code.
+ */
+export type Cell = string | number | boolean | null | { value: string | number; label: string } | { missing: string; label?: string };
 
 export type ColumnType = 'integer' | 'number' | 'boolean' | 'date' | 'datetime' | 'string';
 

@@ -11,7 +11,7 @@ import { InletError } from './errors';
 import { datasetKeyFor } from './fingerprint';
 import { checkFormat, readHead } from './formats';
 import { addSeconds, nowIso } from './ids';
-import { fingerprintOf, listDatasets, writeProjections } from './manifest';
+import { fingerprintOf, listDatasets, repairProjection, writeProjections } from './manifest';
 import type { FileFormat } from './rules';
 import { contentTypeFor } from './rules';
 import type { Runtime } from './runtime';
@@ -111,7 +111,10 @@ export async function finalizeSession(
   const session = requireSession(db, principal, input.uploadSessionId);
 
   const settled = settledResult(session);
-  if (settled) return settled;
+  if (settled) {
+    await completeSettled(runtime, session);
+    return settled;
+  }
   checkPartList(input.parts, session.partCount);
 
   const now = new Date();
@@ -138,6 +141,15 @@ export async function finalizeSession(
   } finally {
     clearInterval(lease);
   }
+}
+
+/**
+ * Finishes the steps after the commit that a process may have stopped before: the projections and
+ * the deletion of the session's stored objects. Both are cheap checks when nothing is left to do.
+ */
+async function completeSettled(runtime: Runtime, session: SessionRow): Promise<void> {
+  await repairProjection(runtime.db, runtime.paths, session.jobId);
+  await runtime.store.deleteSessionObjects(session);
 }
 
 /** Returns the stored outcome of a session that finalize already settled, or raises for ended ones. */

@@ -15,6 +15,7 @@ import { openDatabase } from './db/client';
 import { migrateUnderLock } from './db/migrate';
 import { ensureTenant } from './jobs';
 import { createLogger } from './logger';
+import { repairAllProjections } from './manifest';
 import { setRuntime, type Runtime } from './runtime';
 import { LocalObjectStore } from './storage/local-store';
 import { handleObjectRequest } from './storage/object-routes';
@@ -59,6 +60,8 @@ async function main(): Promise<void> {
   const db = openDatabase(paths.databaseFile);
   await migrateUnderLock(db, config.dataDir, path.join(projectRoot, 'drizzle'));
   ensureTenant(db, 'default', new Date());
+  const repaired = await repairAllProjections(db, paths);
+  if (repaired > 0) logger.info({ event: 'startup.projections_repaired', jobs: repaired }, 'rewrote stale manifest.json and job.json files');
 
   // 3. The signing secret, created once with an exclusive create so that all processes share it.
   const signingSecret = loadSigningSecret(config.dataDir);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq, lt } from 'drizzle-orm';
 
 import type { Db } from './db/client';
 import { datasets, jobs } from './db/schema';
@@ -128,6 +128,25 @@ export async function writeProjections(db: Db, paths: DataPaths, jobId: string):
     await writeFileAtomic(path.join(workspace, 'job.json'), `${JSON.stringify(jobJson, null, 2)}\n`);
 
     const after = db.select({ version: jobs.manifestVersion }).from(jobs).where(eq(jobs.id, jobId)).get();
-    if (!after || after.version === job.manifestVersion) return;
+    if (!after || after.version === job.manifestVersion) {
+      db.update(jobs)
+        .set({ projectedVersion: job.manifestVersion })
+        .where(and(eq(jobs.id, jobId), lt(jobs.projectedVersion, job.manifestVersion)))
+        .run();
+      return;
+    }
   }
+}
+
+/** Rewrites the projections of a job whose last change was committed but not yet written out. */
+export async function repairProjection(db: Db, paths: DataPaths, jobId: string): Promise<void> {
+  const job = db.select({ manifestVersion: jobs.manifestVersion, projectedVersion: jobs.projectedVersion }).from(jobs).where(eq(jobs.id, jobId)).get();
+  if (job && job.projectedVersion < job.manifestVersion) await writeProjections(db, paths, jobId);
+}
+
+/** Rewrites every stale projection; run at start-up, after a process may have stopped mid-change. */
+export async function repairAllProjections(db: Db, paths: DataPaths): Promise<number> {
+  const stale = db.select({ id: jobs.id }).from(jobs).where(lt(jobs.projectedVersion, jobs.manifestVersion)).all();
+  for (const job of stale) await writeProjections(db, paths, job.id);
+  return stale.length;
 }

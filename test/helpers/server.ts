@@ -15,6 +15,8 @@ export interface TestServer {
   /** Every log line the server printed, parsed from pino's JSON. */
   logs: Record<string, unknown>[];
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Resolves once a log line matching `predicate` has arrived; log lines reach the test asynchronously. */
+  waitForLog(predicate: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
 export function makeTempDir(prefix = 'inlet-test-'): string {
@@ -46,6 +48,7 @@ export async function startServer(env: Record<string, string> = {}, dataDir: str
   });
 
   const logs: Record<string, unknown>[] = [];
+  const logWaiters = new Set<() => void>();
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
@@ -62,6 +65,7 @@ export async function startServer(env: Record<string, string> = {}, dataDir: str
         return;
       }
       logs.push(entry);
+      for (const wake of logWaiters) wake();
       if (entry.event === 'startup.ready' && typeof entry.listenUrl === 'string') {
         clearTimeout(timer);
         resolve(entry.listenUrl);
@@ -73,11 +77,33 @@ export async function startServer(env: Record<string, string> = {}, dataDir: str
     });
   });
 
+  const waitForLog = (predicate: (entry: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const found = logs.find(predicate);
+        if (!found) return false;
+        logWaiters.delete(wake);
+        clearTimeout(timer);
+        resolve(found);
+        return true;
+      };
+      const wake = (): void => {
+        check();
+      };
+      const timer = setTimeout(() => {
+        logWaiters.delete(wake);
+        reject(new Error(`No matching log line within ${timeoutMs} ms`));
+      }, timeoutMs);
+      logWaiters.add(wake);
+      check();
+    });
+
   return {
     baseUrl,
     dataDir,
     process: child,
     logs,
+    waitForLog,
     stop: (signal: NodeJS.Signals = 'SIGTERM') =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) {

@@ -22,6 +22,9 @@ export const jobs = sqliteTable(
     // Raised by every change to the job's datasets; the manifest.json writer uses it to detect a
     // newer write that happened while it was writing.
     manifestVersion: integer('manifest_version').notNull().default(0),
+    // The manifest version last written to manifest.json and job.json; behind manifestVersion when
+    // a process stopped between a commit and the rewrite, which the next start-up repairs.
+    projectedVersion: integer('projected_version').notNull().default(-1),
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
   },
@@ -173,6 +176,9 @@ export const partWrites = sqliteTable(
       .references(() => uploadSessions.id, { onDelete: 'cascade' }),
     partNumber: integer('part_number').notNull(),
     leaseExpiresAt: text('lease_expires_at').notNull(),
+    // `<hostname>:<pid>` of the writing process, so a restarted server can take over the slot of a
+    // writer that died without waiting for its lease.
+    owner: text('owner').notNull(),
   },
   (table) => [primaryKey({ columns: [table.uploadSessionId, table.partNumber] })],
 );

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsPromises from 'node:fs/promises';
+import os from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -309,6 +310,22 @@ async function storeDirectPart(
 /** Seconds a multipart PUT holds its part's write slot before another PUT may take it over. */
 const PART_WRITE_LEASE_SECONDS = 120;
 
+const PROCESS_OWNER = `${os.hostname()}:${process.pid}`;
+
+/** True when `owner` names a process on this host that no longer runs (a crashed writer). */
+function ownerIsGone(owner: string): boolean {
+  const separator = owner.lastIndexOf(':');
+  const host = owner.slice(0, separator);
+  const pid = Number(owner.slice(separator + 1));
+  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /**
  * Takes the write slot of one part. The part's record and the saved hash states that include it
  * are dropped in the same transaction: from here until the new record, the part reads as missing.
@@ -322,12 +339,12 @@ function claimPartWrite(runtime: Runtime, target: PartTarget): boolean {
       .from(partWrites)
       .where(and(eq(partWrites.uploadSessionId, session.id), eq(partWrites.partNumber, partNumber)))
       .get();
-    if (current && current.leaseExpiresAt > nowIso(now)) return false;
+    if (current && current.leaseExpiresAt > nowIso(now) && !ownerIsGone(current.owner)) return false;
 
     const leaseExpiresAt = nowIso(addSeconds(now, PART_WRITE_LEASE_SECONDS));
     tx.insert(partWrites)
-      .values({ uploadSessionId: session.id, partNumber, leaseExpiresAt })
-      .onConflictDoUpdate({ target: [partWrites.uploadSessionId, partWrites.partNumber], set: { leaseExpiresAt } })
+      .values({ uploadSessionId: session.id, partNumber, leaseExpiresAt, owner: PROCESS_OWNER })
+      .onConflictDoUpdate({ target: [partWrites.uploadSessionId, partWrites.partNumber], set: { leaseExpiresAt, owner: PROCESS_OWNER } })
       .run();
     tx.delete(uploadParts).where(and(eq(uploadParts.uploadSessionId, session.id), eq(uploadParts.partNumber, partNumber))).run();
     invalidateHashFrom(tx as unknown as Db, session.id, partNumber);
@@ -338,7 +355,7 @@ function claimPartWrite(runtime: Runtime, target: PartTarget): boolean {
 function releasePartWrite(runtime: Runtime, target: PartTarget): void {
   runtime.db
     .delete(partWrites)
-    .where(and(eq(partWrites.uploadSessionId, target.session.id), eq(partWrites.partNumber, target.partNumber)))
+    .where(and(eq(partWrites.uploadSessionId, target.session.id), eq(partWrites.partNumber, target.partNumber), eq(partWrites.owner, PROCESS_OWNER)))
     .run();
 }
 
@@ -361,7 +378,7 @@ async function storeMultipartPart(
     runtime.db
       .update(partWrites)
       .set({ leaseExpiresAt: nowIso(addSeconds(new Date(), PART_WRITE_LEASE_SECONDS)) })
-      .where(and(eq(partWrites.uploadSessionId, session.id), eq(partWrites.partNumber, partNumber)))
+      .where(and(eq(partWrites.uploadSessionId, session.id), eq(partWrites.partNumber, partNumber), eq(partWrites.owner, PROCESS_OWNER)))
       .run();
   }, (PART_WRITE_LEASE_SECONDS * 1000) / 4);
   renew.unref();

@@ -1,0 +1,293 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+
+import Database from 'better-sqlite3';
+
+import { Api, createJob, putBytes, sha256Hex, type CreatedJob, type DeclaredBundle, type Receipt, type SessionData } from '../helpers/api';
+import { makeTempDir, startServer, type TestServer } from '../helpers/server';
+
+const PART_SIZE = 256;
+const BASE_ENV = {
+  INLET_TEST_MODE: 'true',
+  INLET_MULTIPART_THRESHOLD_BYTES: '1024',
+  INLET_PART_SIZE_BYTES: String(PART_SIZE),
+  INLET_FINALIZE_LEASE_SECONDS: '1',
+};
+
+function bytesOf(size: number, seed: string): Buffer {
+  let text = 'id,value\n';
+  for (let row = 1; text.length < size; row += 1) text += `${row},${seed}${row * 7}\n`;
+  return Buffer.from(text.slice(0, size - 1) + '\n');
+}
+
+async function declareAndCreate(api: Api, job: CreatedJob, filename: string, bytes: Buffer): Promise<SessionData> {
+  const bundle = await api.ok<DeclaredBundle>('mutation', 'bundles.declare', { jobId: job.jobId, files: [{ filename, sizeBytes: bytes.length, role: 'primary_dataset' }] }, { token: job.token });
+  return api.ok<SessionData>('mutation', 'uploads.createSession', { jobId: job.jobId, bundleId: bundle.bundleId, fileId: bundle.files[0]!.fileId }, { token: job.token });
+}
+
+function partUrls(session: SessionData): { partNumber: number; url: string }[] {
+  return session.strategy === 'direct' ? [{ partNumber: 1, url: session.url! }] : session.parts!;
+}
+
+function slice(session: SessionData, bytes: Buffer, partNumber: number): Buffer {
+  if (session.strategy === 'direct') return bytes;
+  return bytes.subarray((partNumber - 1) * PART_SIZE, partNumber * PART_SIZE);
+}
+
+/** Finalizes, calling again while the answer is FINALIZE_IN_PROGRESS (a crashed claim's lease running out). */
+async function finalizeUntilSettled(api: Api, job: CreatedJob, session: SessionData, parts: { partNumber: number; etag: string }[]): Promise<Receipt> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const result = await api.ok<Receipt | { success: false; errorCode: string; retryAfterMs?: number }>(
+      'mutation',
+      'uploads.finalize',
+      { uploadSessionId: session.uploadSessionId, parts },
+      { token: job.token },
+    );
+    if (result.success) return result;
+    assert.equal(result.errorCode, 'FINALIZE_IN_PROGRESS', `unexpected finalize failure ${JSON.stringify(result)}`);
+  }
+  throw new Error('finalize never settled');
+}
+
+/** Checks the data dir is consistent: no stray temporary files, a valid manifest, an intact database. */
+function assertConsistent(dataDir: string, job: CreatedJob, receipt: Receipt): void {
+  const strays: string[] = [];
+  const walk = (directory: string): void => {
+    if (!fs.existsSync(directory)) return;
+    for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
+      const full = path.join(directory, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.tmp') || entry.name.endsWith('.staged')) strays.push(full);
+    }
+  };
+  walk(path.join(dataDir, 'workspaces'));
+  walk(path.join(dataDir, 'objects'));
+  assert.deepEqual(strays, [], 'stray temporary files');
+  assert.equal(fs.existsSync(path.join(dataDir, 'objects/default', job.jobId, receipt.uploadSessionId)), false, 'session objects left behind');
+
+  const workspace = path.join(dataDir, 'workspaces/default', job.jobId);
+  const manifest = JSON.parse(fs.readFileSync(path.join(workspace, 'inputs/manifest.json'), 'utf8')) as { datasets: { dataset_key: string; sha256: string; rel_path: string }[] };
+  assert.deepEqual(
+    manifest.datasets.map((dataset) => dataset.dataset_key),
+    [receipt.datasetKey],
+  );
+  assert.equal(sha256Hex(fs.readFileSync(path.join(workspace, manifest.datasets[0]!.rel_path))), receipt.sha256);
+
+  const db = new Database(path.join(dataDir, 'inlet.db'), { readonly: true });
+  try {
+    assert.deepEqual(db.pragma('integrity_check'), [{ integrity_check: 'ok' }]);
+  } finally {
+    db.close();
+  }
+}
+
+async function waitForExit(server: TestServer): Promise<void> {
+  if (server.process.exitCode !== null || server.process.signalCode !== null) return;
+  await new Promise((resolve) => server.process.once('exit', resolve));
+}
+
+const PUT_CRASH_POINTS = [
+  { point: 'put.before_rename', strategy: 'direct', size: 600 },
+  { point: 'put.before_record', strategy: 'direct', size: 600 },
+  { point: 'put.before_record', strategy: 'multipart', size: PART_SIZE * 4 + 30 },
+];
+
+const FINALIZE_CRASH_POINTS = ['finalize.after_claim', 'finalize.after_stage', 'finalize.after_place', 'finalize.after_commit'];
+
+describe('crash safety', () => {
+  for (const { point, strategy, size } of PUT_CRASH_POINTS) {
+    test(`PUT survives kill at ${point} (${strategy})`, async () => {
+      const dataDir = makeTempDir();
+      const crashing = await startServer({ ...BASE_ENV, INLET_TEST_CRASH_AT: point }, dataDir);
+      const api = new Api(crashing.baseUrl);
+      const job = await createJob(api);
+      const bytes = bytesOf(size, point);
+      const session = await declareAndCreate(api, job, 'crash.csv', bytes);
+      assert.equal(session.strategy, strategy);
+
+      const first = partUrls(session)[0]!;
+      await assert.rejects(putBytes(first.url, slice(session, bytes, 1)));
+      await waitForExit(crashing);
+
+      const restarted = await startServer(BASE_ENV, dataDir);
+      try {
+        const again = new Api(restarted.baseUrl);
+        const listed = await again.ok<{ parts: unknown[] }>('query', 'uploads.listParts', { uploadSessionId: session.uploadSessionId }, { token: job.token });
+        assert.equal(listed.parts.length, 0, 'a part interrupted by a crash must read as missing');
+
+        const refreshed = await again.ok<{ parts: { partNumber: number; url: string }[] }>('mutation', 'uploads.refreshUrls', { uploadSessionId: session.uploadSessionId }, { token: job.token });
+        const parts = [];
+        for (const part of refreshed.parts) {
+          const response = await putBytes(part.url.replace(crashing.baseUrl, restarted.baseUrl), slice(session, bytes, part.partNumber));
+          assert.equal(response.status, 200);
+          parts.push({ partNumber: part.partNumber, etag: response.headers.get('etag')! });
+        }
+        const receipt = await finalizeUntilSettled(again, job, session, parts);
+        assert.equal(receipt.sha256, sha256Hex(bytes));
+        assertConsistent(dataDir, job, receipt);
+      } finally {
+        await restarted.stop();
+      }
+    });
+  }
+
+  for (const point of FINALIZE_CRASH_POINTS) {
+    for (const strategy of ['direct', 'multipart'] as const) {
+      test(`finalize survives kill at ${point} (${strategy})`, async () => {
+        const dataDir = makeTempDir();
+        const crashing = await startServer({ ...BASE_ENV, INLET_TEST_CRASH_AT: point }, dataDir);
+        const api = new Api(crashing.baseUrl);
+        const job = await createJob(api);
+        const bytes = bytesOf(strategy === 'direct' ? 700 : PART_SIZE * 5 + 11, `${point}-${strategy}`);
+        const session = await declareAndCreate(api, job, 'crash.csv', bytes);
+
+        const parts = [];
+        for (const part of partUrls(session)) {
+          const response = await putBytes(part.url, slice(session, bytes, part.partNumber));
+          assert.equal(response.status, 200);
+          parts.push({ partNumber: part.partNumber, etag: response.headers.get('etag')! });
+        }
+        await assert.rejects(api.mutation('uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token }));
+        await waitForExit(crashing);
+
+        const restarted = await startServer(BASE_ENV, dataDir);
+        try {
+          const again = new Api(restarted.baseUrl);
+          const receipt = await finalizeUntilSettled(again, job, session, parts);
+          assert.equal(receipt.sha256, sha256Hex(bytes));
+          assert.equal(receipt.sizeBytes, bytes.length);
+
+          const replay = await again.ok<Receipt>('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
+          assert.deepEqual(replay, receipt);
+          assertConsistent(dataDir, job, receipt);
+        } finally {
+          await restarted.stop();
+        }
+      });
+    }
+  }
+});
+
+describe('two processes on one data dir', () => {
+  test('200 concurrent finalize calls agree', async () => {
+    const dataDir = makeTempDir();
+    const [first, second] = await Promise.all([startServer(BASE_ENV, dataDir), startServer(BASE_ENV, dataDir)]);
+    try {
+      const api = new Api(first.baseUrl);
+      const other = new Api(second.baseUrl);
+      const job = await createJob(api);
+      const bytes = bytesOf(PART_SIZE * 6 + 3, 'two-processes');
+      const session = await declareAndCreate(api, job, 'shared.csv', bytes);
+
+      const parts = await Promise.all(
+        session.parts!.map(async (part) => {
+          const response = await putBytes(part.url, slice(session, bytes, part.partNumber));
+          assert.equal(response.status, 200);
+          return { partNumber: part.partNumber, etag: response.headers.get('etag')! };
+        }),
+      );
+
+      const calls = Array.from({ length: 200 }, (_, index) => finalizeUntilSettled(index % 2 === 0 ? api : other, job, session, parts));
+      const receipts = await Promise.all(calls);
+      for (const receipt of receipts) assert.deepEqual(receipt, receipts[0]);
+      assert.equal(receipts[0]!.sha256, sha256Hex(bytes));
+
+      const manifest = await other.ok<{ datasets: unknown[] }>('query', 'inputs.manifest', { jobId: job.jobId }, { token: job.token });
+      assert.equal(manifest.datasets.length, 1);
+      assertConsistent(dataDir, job, receipts[0]!);
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+  });
+});
+
+describe('expiry', () => {
+  test('expired URL is refreshed mid-upload', async () => {
+    const server = await startServer({ ...BASE_ENV, INLET_URL_TTL_SECONDS: '1' });
+    try {
+      const api = new Api(server.baseUrl);
+      const job = await createJob(api);
+      const bytes = bytesOf(PART_SIZE * 4 + 20, 'expiry');
+      const session = await declareAndCreate(api, job, 'slow.csv', bytes);
+      const firstPut = await putBytes(session.parts![0]!.url, slice(session, bytes, 1));
+      assert.equal(firstPut.status, 200);
+
+      // Wait until the issued URLs are past their expiry, as a slow client would be.
+      while (Date.now() <= Date.parse(session.expiresAt) + 1000) await new Promise((resolve) => setTimeout(resolve, 100));
+      const stale = await putBytes(session.parts![1]!.url, slice(session, bytes, 2));
+      assert.equal(stale.status, 403);
+      assert.match(await stale.text(), /expired/);
+
+      const refreshed = await api.ok<{ parts: { partNumber: number; url: string }[] }>('mutation', 'uploads.refreshUrls', { uploadSessionId: session.uploadSessionId }, { token: job.token });
+      assert.deepEqual(refreshed.parts.map((part) => part.partNumber), [2, 3, 4, 5]);
+      const parts = [{ partNumber: 1, etag: firstPut.headers.get('etag')! }];
+      for (const part of refreshed.parts) {
+        const response = await putBytes(part.url, slice(session, bytes, part.partNumber));
+        assert.equal(response.status, 200);
+        parts.push({ partNumber: part.partNumber, etag: response.headers.get('etag')! });
+      }
+      const receipt = await api.ok<Receipt>('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
+      assert.equal(receipt.sha256, sha256Hex(bytes));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('receipt replays after the session lifetime', async () => {
+    const server = await startServer({ ...BASE_ENV, INLET_URL_TTL_SECONDS: '1', INLET_SESSION_TTL_SECONDS: '2', INLET_SWEEP_INTERVAL_SECONDS: '1' });
+    try {
+      const api = new Api(server.baseUrl);
+      const job = await createJob(api);
+      const bytes = bytesOf(300, 'lifetime');
+      const session = await declareAndCreate(api, job, 'old.csv', bytes);
+      const put = await putBytes(session.url!, bytes);
+      const parts = [{ partNumber: 1, etag: put.headers.get('etag')! }];
+      const receipt = await api.ok<Receipt>('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
+
+      // An unfinished session of the same job, which the sweeper must expire meanwhile.
+      const leftover = await declareAndCreate(api, job, 'left.csv', bytesOf(200, 'left'));
+      while (Date.now() <= Date.parse(session.sessionExpiresAt) + 1500) await new Promise((resolve) => setTimeout(resolve, 100));
+      const expired = await api.mutation('uploads.refreshUrls', { uploadSessionId: leftover.uploadSessionId }, { token: job.token });
+      assert.equal(expired.body.error?.data.errorCode, 'UPLOAD_SESSION_EXPIRED');
+
+      const replay = await api.ok<Receipt>('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
+      assert.deepEqual(replay, receipt);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('logs', () => {
+  test('tokens and signatures never reach the log', async () => {
+    const server = await startServer(BASE_ENV);
+    try {
+      const api = new Api(server.baseUrl);
+      const job = await createJob(api);
+      const bytes = bytesOf(PART_SIZE * 4 + 1, 'logs');
+      const session = await declareAndCreate(api, job, 'logged.csv', bytes);
+      const parts = [];
+      for (const part of session.parts!) {
+        const response = await putBytes(part.url, slice(session, bytes, part.partNumber));
+        parts.push({ partNumber: part.partNumber, etag: response.headers.get('etag')! });
+      }
+      await api.ok('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
+      await api.query('jobs.get', { jobId: job.jobId }, { token: `${job.token}-wrong` });
+      await putBytes(`${session.parts![0]!.url}0`, Buffer.from('x'));
+      await server.waitForLog((entry) => entry.event === 'object.put_rejected');
+      await server.waitForLog((entry) => entry.event === 'session.finalized');
+
+      const text = server.logs.map((entry) => JSON.stringify(entry)).join('\n');
+      const signatures = session.parts!.map((part) => new URL(part.url).searchParams.get('signature')!);
+      assert.equal(text.includes(job.token), false, 'job token in the log');
+      for (const signature of signatures) assert.equal(text.includes(signature), false, 'URL signature in the log');
+
+      const events = new Set(server.logs.map((entry) => entry.event));
+      for (const event of ['session.created', 'session.finalized', 'object.put_rejected']) assert.ok(events.has(event), `missing log event ${event}`);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -13,6 +13,7 @@ import next from 'next';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/client';
 import { migrateUnderLock } from './db/migrate';
+import { loadEnvFile } from './env-file';
 import { ensureTenant } from './jobs';
 import { createLogger } from './logger';
 import { repairAllProjections } from './manifest';
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
   const dev = process.argv.includes('--dev');
 
   // 1. Configuration: an invalid value stops start-up with a message naming the key.
+  const projectRoot = findProjectRoot();
+  loadEnvFile(projectRoot);
   let config;
   try {
     config = loadConfig();
@@ -54,7 +57,6 @@ async function main(): Promise<void> {
   }
 
   // 2. Data dir and database, with migrations applied under an exclusive lock.
-  const projectRoot = findProjectRoot();
   const paths = new DataPaths(config.dataDir);
   fs.mkdirSync(config.dataDir, { recursive: true });
   const db = openDatabase(paths.databaseFile);

@@ -1,4 +1,4 @@
-import { router } from './init';
+import { publicProcedure, router } from './init';
 import { bundlesRouter } from './routers/bundles';
 import { inputsRouter } from './routers/inputs';
 import { jobsRouter } from './routers/jobs';
@@ -9,6 +9,8 @@ export const appRouter = router({
   bundles: bundlesRouter,
   uploads: uploadsRouter,
   inputs: inputsRouter,
+  // A procedure that does no work, the baseline for measuring the cost of the others.
+  system: router({ ping: publicProcedure.query(() => ({ ok: true })) }),
 });
 
 export type AppRouter = typeof appRouter;

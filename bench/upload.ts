@@ -1,0 +1,230 @@
+/**
+ * Upload and finalize benchmarks for the embedded store, each a ratio against a baseline measured
+ * in the same run on the same machine. Run with `npm run build && node --import tsx bench/upload.ts`
+ * (about 3 minutes and 5 GiB of temporary disk; `--size-mib N` changes the large file's size).
+ *
+ * 1. A multipart upload of the large file (8 MiB parts, 4 in flight, every part's SHA-256 sent in
+ *    x-amz-checksum-sha256) from createSession to the receipt, against `cp` plus
+ *    `openssl dgst -sha256` of the same file, and against @tus/server 2 with its FileStore
+ *    receiving the same bytes as 4 parallel uploads (which hashes nothing).
+ * 2. The finalize call alone after a large and after a 16 MiB upload, multipart and direct, with
+ *    the server's peak RSS growth during finalize.
+ * 3. createSession for distinct files from 64 concurrent clients against a no-op procedure.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+
+import { FileStore } from '@tus/file-store';
+import { Server as TusServer } from '@tus/server';
+
+import { Api, createJob, type CreatedJob, type DeclaredBundle, type Receipt, type SessionData } from '../test/helpers/api';
+import { makeTempDir, startServer, type TestServer } from '../test/helpers/server';
+
+const MIB = 1024 * 1024;
+const PART_SIZE = 8 * MIB;
+const IN_FLIGHT = 4;
+const sizeArgument = process.argv.indexOf('--size-mib');
+const LARGE_MIB = sizeArgument > 0 ? Number(process.argv[sizeArgument + 1]) : 1024;
+
+function seconds(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+function makeFile(directory: string, sizeMib: number): string {
+  const file = path.join(directory, `input-${sizeMib}m.csv`);
+  const handle = fs.openSync(file, 'w');
+  const block = Buffer.from(`id,value\n${'1234567,abcdefghij\n'.repeat(Math.ceil(MIB / 19))}`.slice(0, MIB));
+  for (let index = 0; index < sizeMib; index += 1) {
+    block.write(randomBytes(8).toString('hex'), 100);
+    fs.writeSync(handle, block);
+  }
+  fs.closeSync(handle);
+  return file;
+}
+
+/** Reads a part of the file into memory, as a browser slices a File. */
+function readPart(file: string, offset: number, length: number): Buffer {
+  const handle = fs.openSync(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(length);
+    fs.readSync(handle, buffer, 0, length, offset);
+    return buffer;
+  } finally {
+    fs.closeSync(handle);
+  }
+}
+
+async function runPool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const item = items[next]!;
+        next += 1;
+        await work(item);
+      }
+    }),
+  );
+}
+
+async function declareSession(api: Api, job: CreatedJob, file: string, role: string): Promise<SessionData> {
+  const sizeBytes = fs.statSync(file).size;
+  const bundle = await api.ok<DeclaredBundle>('mutation', 'bundles.declare', { jobId: job.jobId, files: [{ filename: path.basename(file), sizeBytes, role }] }, { token: job.token });
+  return api.ok<SessionData>('mutation', 'uploads.createSession', { jobId: job.jobId, bundleId: bundle.bundleId, fileId: bundle.files[0]!.fileId }, { token: job.token });
+}
+
+/** Sends every part with its checksum, 4 in flight, and returns the part list for finalize. */
+async function sendParts(session: SessionData, file: string): Promise<{ partNumber: number; etag: string }[]> {
+  const sizeBytes = fs.statSync(file).size;
+  const urls = session.strategy === 'direct' ? [{ partNumber: 1, url: session.url! }] : session.parts!;
+  const partSize = session.strategy === 'direct' ? sizeBytes : session.partSize!;
+  const parts: { partNumber: number; etag: string }[] = [];
+  await runPool(urls, IN_FLIGHT, async ({ partNumber, url }) => {
+    const offset = (partNumber - 1) * partSize;
+    const body = readPart(file, offset, Math.min(partSize, sizeBytes - offset));
+    const checksum = createHash('sha256').update(body).digest('base64');
+    const response = await fetch(url, { method: 'PUT', body: new Uint8Array(body.buffer, body.byteOffset, body.length) as unknown as BodyInit, headers: { 'x-amz-checksum-sha256': checksum } });
+    if (response.status !== 200) throw new Error(`PUT ${partNumber} failed: ${response.status} ${await response.text()}`);
+    parts.push({ partNumber, etag: response.headers.get('etag')! });
+  });
+  return parts;
+}
+
+function readRssKib(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+}
+
+async function finalizeTimed(server: TestServer, api: Api, job: CreatedJob, session: SessionData, parts: { partNumber: number; etag: string }[]): Promise<{ seconds: number; rssGrowthMib: number }> {
+  const pid = server.process.pid!;
+  const rssBefore = readRssKib(pid, 'VmRSS');
+  const start = process.hrtime.bigint();
+  const receipt = await api.ok<Receipt>('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
+  const elapsed = seconds(start);
+  if (!receipt.success) throw new Error(`finalize failed: ${JSON.stringify(receipt)}`);
+  return { seconds: elapsed, rssGrowthMib: (readRssKib(pid, 'VmHWM') - rssBefore) / 1024 };
+}
+
+async function tusBaseline(file: string, directory: string): Promise<number> {
+  const storeDir = path.join(directory, 'tus');
+  fs.mkdirSync(storeDir);
+  const tus = new TusServer({ path: '/files', datastore: new FileStore({ directory: storeDir }) });
+  const server = http.createServer((request, response) => void tus.handle(request, response));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+
+  const sizeBytes = fs.statSync(file).size;
+  const share = Math.ceil(sizeBytes / IN_FLIGHT);
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async (_, index) => {
+      const offset = index * share;
+      const length = Math.min(share, sizeBytes - offset);
+      const created = await fetch(`http://127.0.0.1:${port}/files`, { method: 'POST', headers: { 'tus-resumable': '1.0.0', 'upload-length': String(length) } });
+      const location = new URL(created.headers.get('location')!, `http://127.0.0.1:${port}`).toString();
+      // Sent in 8 MiB PATCH requests, the same chunking as the multipart parts.
+      for (let sent = 0; sent < length; sent += PART_SIZE) {
+        const chunk = readPart(file, offset + sent, Math.min(PART_SIZE, length - sent));
+        const patched = await fetch(location, {
+          method: 'PATCH',
+          headers: { 'tus-resumable': '1.0.0', 'upload-offset': String(sent), 'content-type': 'application/offset+octet-stream' },
+          body: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length) as unknown as BodyInit,
+        });
+        if (patched.status !== 204) throw new Error(`tus PATCH failed: ${patched.status}`);
+      }
+    }),
+  );
+  const elapsed = seconds(start);
+  server.close();
+  return elapsed;
+}
+
+async function createSessionThroughput(api: Api, job: CreatedJob, requests: number): Promise<{ sessionsPerSecond: number; pingsPerSecond: number }> {
+  // The job's first bundle must hold its primary dataset, so the first file gets that role.
+  const files = Array.from({ length: requests }, (_, index) => ({ filename: `file-${index}.csv`, sizeBytes: 1000 + index, role: index === 0 ? 'primary_dataset' : 'secondary_dataset' }));
+  const fileIds: { bundleId: string; fileId: string }[] = [];
+  for (let start = 0; start < files.length; start += 64) {
+    const bundle = await api.ok<DeclaredBundle>('mutation', 'bundles.declare', { jobId: job.jobId, files: files.slice(start, start + 64) }, { token: job.token });
+    for (const file of bundle.files) fileIds.push({ bundleId: bundle.bundleId, fileId: file.fileId });
+  }
+
+  let begin = process.hrtime.bigint();
+  await runPool(fileIds, 64, async ({ bundleId, fileId }) => {
+    const response = await api.mutation('uploads.createSession', { jobId: job.jobId, bundleId, fileId }, { token: job.token });
+    if (response.status !== 200) throw new Error(`createSession failed: ${JSON.stringify(response.body)}`);
+  });
+  const sessionsPerSecond = requests / seconds(begin);
+
+  begin = process.hrtime.bigint();
+  await runPool(fileIds, 64, async () => {
+    const response = await api.query('system.ping', undefined, { token: job.token });
+    if (response.status !== 200) throw new Error('ping failed');
+  });
+  return { sessionsPerSecond, pingsPerSecond: requests / seconds(begin) };
+}
+
+async function main(): Promise<void> {
+  const directory = makeTempDir('inlet-bench-');
+  const results: string[] = [`Machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, large file ${LARGE_MIB} MiB`];
+  const large = makeFile(directory, LARGE_MIB);
+  const small = makeFile(directory, 16);
+  // Read both files once, so every measurement starts from the page cache.
+  execFileSync('cat', [large, small], { stdio: ['ignore', 'ignore', 'inherit'] });
+
+  // Baseline: the copy-and-hash limit of this machine.
+  let start = process.hrtime.bigint();
+  execFileSync('sh', ['-c', `cp "${large}" "${directory}/copy.csv" && openssl dgst -sha256 "${directory}/copy.csv" > /dev/null`]);
+  const copyAndHash = seconds(start);
+  fs.rmSync(path.join(directory, 'copy.csv'));
+
+  const tus = await tusBaseline(large, directory);
+  fs.rmSync(path.join(directory, 'tus'), { recursive: true });
+
+  // Multipart: the whole upload, then finalize alone for both sizes.
+  const multipartServer = await startServer({ INLET_MULTIPART_THRESHOLD_BYTES: String(16 * MIB), INLET_MAX_SESSIONS_PER_JOB: '10000', INLET_MAX_JOB_DATASETS: '10000', INLET_MAX_BUNDLE_FILES: '64' }, makeTempDir('inlet-bench-data-'));
+  const api = new Api(multipartServer.baseUrl);
+  const job = await createJob(api);
+
+  start = process.hrtime.bigint();
+  const session = await declareSession(api, job, large, 'primary_dataset');
+  const parts = await sendParts(session, large);
+  const largeFinalize = await finalizeTimed(multipartServer, api, job, session, parts);
+  const upload = seconds(start);
+
+  const smallJob = await createJob(api);
+  const smallSession = await declareSession(api, smallJob, small, 'primary_dataset');
+  if (smallSession.strategy !== 'multipart') throw new Error('the 16 MiB file must upload in parts; lower INLET_MULTIPART_THRESHOLD_BYTES');
+  const smallFinalize = await finalizeTimed(multipartServer, api, smallJob, smallSession, await sendParts(smallSession, small));
+
+  const throughputJob = await createJob(api);
+  const throughput = await createSessionThroughput(api, throughputJob, 2048);
+  await multipartServer.stop();
+
+  // Direct: raise the threshold so both files go up in one PUT.
+  const directServer = await startServer({ INLET_MULTIPART_THRESHOLD_BYTES: String(64 * 1024 * MIB) }, makeTempDir('inlet-bench-data-'));
+  const directApi = new Api(directServer.baseUrl);
+  const directJob = await createJob(directApi);
+  const directLargeSession = await declareSession(directApi, directJob, large, 'primary_dataset');
+  const directLarge = await finalizeTimed(directServer, directApi, directJob, directLargeSession, await sendParts(directLargeSession, large));
+  const directSmallJob = await createJob(directApi);
+  const directSmallSession = await declareSession(directApi, directSmallJob, small, 'primary_dataset');
+  const directSmall = await finalizeTimed(directServer, directApi, directSmallJob, directSmallSession, await sendParts(directSmallSession, small));
+  await directServer.stop();
+
+  const ratio = (a: number, b: number): string => (a / b).toFixed(2);
+  results.push(
+    `upload ${LARGE_MIB} MiB multipart: ${upload.toFixed(2)} s; cp + openssl dgst: ${copyAndHash.toFixed(2)} s; ratio ${ratio(upload, copyAndHash)} (goal <= 1.2)`,
+    `tus FileStore, 4 parallel uploads: ${tus.toFixed(2)} s; Inlet / tus ratio ${ratio(upload, tus)} (goal <= 1.2)`,
+    `finalize multipart: ${largeFinalize.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${smallFinalize.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(largeFinalize.seconds, smallFinalize.seconds)} (goal <= 1.5); peak RSS growth ${largeFinalize.rssGrowthMib.toFixed(1)} MiB (goal < 64)`,
+    `finalize direct: ${directLarge.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${directSmall.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(directLarge.seconds, directSmall.seconds)} (goal <= 1.5); peak RSS growth ${directLarge.rssGrowthMib.toFixed(1)} MiB (goal < 64)`,
+    `createSession, 64 concurrent clients: ${throughput.sessionsPerSecond.toFixed(0)}/s; no-op procedure ${throughput.pingsPerSecond.toFixed(0)}/s; ratio ${ratio(throughput.sessionsPerSecond, throughput.pingsPerSecond)} (goal >= 0.5)`,
+  );
+  fs.rmSync(directory, { recursive: true, force: true });
+  process.stdout.write(`${results.join('\n')}\n`);
+}
+
+await main();

@@ -10,6 +10,7 @@ import type { ReadOptions } from '../manifest';
 import { extensionOf } from '../rules';
 import type { Runtime } from '../runtime';
 import { CsvReader } from './csv';
+import { ExcelReader } from './excel';
 import type { DatasetReader, PreviewResult } from './types';
 
 export interface PreviewInput {
@@ -26,6 +27,7 @@ export interface PreviewInput {
 
 const READERS: Partial<Record<string, DatasetReader>> = {
   csv: new CsvReader(),
+  excel: new ExcelReader(),
 };
 
 /**

@@ -215,7 +215,8 @@ export function buildTable(input: TableInput): TablePreview {
     const values = dataRows.map((row) => row.cells[firstColumn + offset] ?? null);
     const column: PreviewColumn = { name, type: mode === 'text' ? inferColumnType(values.map((value) => (typeof value === 'string' ? value : null))) : typedColumnType(values) };
     const raw = rawNames[offset];
-    if (raw !== undefined && raw !== name && raw.trim() !== '') column.label = raw;
+    // The header text as written, when normalising changed more than the outer whitespace.
+    if (raw !== undefined && raw.trim() !== '' && raw.trim() !== name) column.label = raw.trim();
     return column;
   });
 

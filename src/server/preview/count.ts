@@ -162,10 +162,10 @@ export class RecordCounter {
   }
 }
 
-/** Counts records in an in-memory chunk of text; used by tests and for small inputs. */
-export function countRecordsInText(text: string, delimiter: string): number {
+/** Counts the records of text given in one or more chunks, as if the chunks were one string. */
+export function countRecordsInText(chunks: string | readonly string[], delimiter: string): number {
   const counter = new RecordCounter(delimiter.charCodeAt(0));
-  counter.push(stringUnits(text));
+  for (const chunk of typeof chunks === 'string' ? [chunks] : chunks) counter.push(stringUnits(chunk));
   return counter.finish();
 }
 

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 
 import ExcelJS from 'exceljs';
 
@@ -183,6 +183,19 @@ export async function readXlsx(filePath: string, options: ReaderOptions): Promis
   }
 }
 
+/**
+ * Lets a worksheet that is not read go by. A worksheet that exceljs parked in a temporary file comes
+ * as a file stream that exceljs deletes as soon as the iteration moves on, so the stream is closed
+ * first and its late open error ignored.
+ */
+function skipWorksheet(worksheet: WorksheetInternals): void {
+  const iterator = worksheet.iterator as Partial<Readable>;
+  if (typeof iterator.destroy === 'function' && typeof iterator.on === 'function') {
+    iterator.on('error', () => undefined);
+    iterator.destroy();
+  }
+}
+
 async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, options: ReaderOptions): Promise<XlsxPreview> {
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
     sharedStrings: 'cache',
@@ -230,7 +243,10 @@ async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, option
     sheets ??= listWorksheets(reader);
     chosen ??= chooseSheet(sheets, options.sheetName);
     const worksheet = value as WorksheetInternals;
-    if (!chosen || worksheet.name !== chosen.name) continue;
+    if (!chosen || worksheet.name !== chosen.name || table) {
+      skipWorksheet(worksheet);
+      continue;
+    }
 
     const merges: MergeRange[] = [];
     worksheet.iterator = watchWorksheet(worksheet.iterator, merges, maxPartBytes);
@@ -246,7 +262,7 @@ async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, option
       collector.add(row.number, cells);
     }
     table = collector.finish(merges, options);
-    break;
+    // The loop goes on so that exceljs deletes the temporary files of worksheets it parked.
   }
 
   sheets ??= listWorksheets(reader);

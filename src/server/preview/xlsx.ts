@@ -11,6 +11,16 @@ import { inspectZip } from './zip-guard';
 
 /** The longest an .xlsx preview may take before it is abandoned as a parse failure. */
 export const XLSX_TIMEOUT_MS = 60_000;
+/**
+ * How long parsing may make no progress once the whole file has been read. unzipper 0.10 waits
+ * forever for the rest of an entry whose header promises more bytes than a damaged file holds.
+ */
+export const XLSX_STALL_MS = 1_000;
+
+/** Time of the last sign of parsing progress, for the stall watchdog. */
+interface Progress {
+  at: number;
+}
 
 const OLE_SIGNATURE = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
 const ZIP_SIGNATURE = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
@@ -56,11 +66,12 @@ function listWorksheets(workbook: WorkbookInternals): SheetInfo[] {
 }
 
 /** Re-chunks a UTF-8 byte stream into strings, so that no character is split between two chunks. */
-function utf8Strings(): Transform {
+function utf8Strings(progress: Progress): Transform {
   const decoder = new TextDecoder('utf-8');
   return new Transform({
     readableObjectMode: true,
     transform(chunk: Buffer, _encoding, callback) {
+      progress.at = Date.now();
       callback(null, decoder.decode(chunk, { stream: true }));
     },
     flush(callback) {
@@ -83,11 +94,12 @@ const MAX_CARRY_CHARS = 1024 * 1024;
  * indentation between tags, collects the merged ranges (the streaming reader of exceljs skips
  * them), and stops once more bytes inflate than the zip directory declared for its largest part.
  */
-async function* watchWorksheet(source: AsyncIterable<Buffer | string>, merges: MergeRange[], maxBytes: number): AsyncGenerator<string> {
+async function* watchWorksheet(source: AsyncIterable<Buffer | string>, merges: MergeRange[], maxBytes: number, progress: Progress): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8');
   let inflatedBytes = 0;
   let carry = '';
   for await (const chunk of source) {
+    progress.at = Date.now();
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     inflatedBytes += bytes.length;
     if (inflatedBytes > maxBytes) throw parseFailure(`a worksheet inflates past the ${maxBytes} bytes its zip directory declares`);
@@ -166,19 +178,31 @@ export async function readXlsx(filePath: string, options: ReaderOptions): Promis
 
   const zip = await inspectZip(filePath);
   const input = fs.createReadStream(filePath);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(parseFailure(`reading it took longer than ${XLSX_TIMEOUT_MS / 1000} s`)), XLSX_TIMEOUT_MS);
+  const progress: Progress = { at: Date.now() };
+  let inputEnded = false;
+  input.on('end', () => {
+    inputEnded = true;
+    progress.at = Date.now();
   });
-  const reading = streamWorkbook(input, zip.largestEntryBytes, options);
-  reading.catch(() => undefined); // after a timeout nobody awaits it; its error no longer matters
+
+  let timer: NodeJS.Timeout | undefined;
+  let watchdog: NodeJS.Timeout | undefined;
+  const limits = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(parseFailure(`reading it took longer than ${XLSX_TIMEOUT_MS / 1000} s`)), XLSX_TIMEOUT_MS);
+    watchdog = setInterval(() => {
+      if (inputEnded && Date.now() - progress.at > XLSX_STALL_MS) reject(parseFailure('the zip archive ends inside one of its parts, so the file is truncated or damaged'));
+    }, XLSX_STALL_MS / 4);
+  });
+  const reading = streamWorkbook(input, zip.largestEntryBytes, options, progress);
+  reading.catch(() => undefined); // after a limit fired nobody awaits it; its error no longer matters
   try {
-    return await Promise.race([reading, timeout]);
+    return await Promise.race([reading, limits]);
   } catch (error) {
     if (error instanceof InletError) throw error;
     throw parseFailure(error instanceof Error ? error.message : String(error));
   } finally {
     clearTimeout(timer);
+    clearInterval(watchdog);
     input.destroy();
   }
 }
@@ -196,7 +220,7 @@ function skipWorksheet(worksheet: WorksheetInternals): void {
   }
 }
 
-async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, options: ReaderOptions): Promise<XlsxPreview> {
+async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, options: ReaderOptions, progress: Progress): Promise<XlsxPreview> {
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
     sharedStrings: 'cache',
     styles: 'cache',
@@ -208,7 +232,7 @@ async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, option
   // exceljs decodes each inflated chunk of the shared strings on its own, which garbles a character
   // split between two chunks; feeding it whole-character strings avoids that.
   const parseSharedStrings = reader._parseSharedStrings.bind(reader);
-  reader._parseSharedStrings = (entry) => parseSharedStrings(entry.pipe(utf8Strings()));
+  reader._parseSharedStrings = (entry) => parseSharedStrings(entry.pipe(utf8Strings(progress)));
 
   // exceljs parses a worksheet as soon as it has the shared strings and the relationships, and then
   // fails if workbook.xml comes later in the archive. Holding the relationships back until
@@ -225,7 +249,7 @@ async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, option
   };
   const parseWorkbook = reader._parseWorkbook.bind(reader);
   reader._parseWorkbook = async (entry) => {
-    const scanner = utf8Strings();
+    const scanner = utf8Strings(progress);
     scanner.on('data', (text: string) => {
       if (WORKBOOK_DATE_1904.test(text)) date1904 = true;
     });
@@ -239,6 +263,7 @@ async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, option
   let table: SheetTable | undefined;
 
   for await (const { eventType, value } of reader.parse()) {
+    progress.at = Date.now();
     if (eventType !== 'worksheet') continue;
     sheets ??= listWorksheets(reader);
     chosen ??= chooseSheet(sheets, options.sheetName);
@@ -249,7 +274,7 @@ async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, option
     }
 
     const merges: MergeRange[] = [];
-    worksheet.iterator = watchWorksheet(worksheet.iterator, merges, maxPartBytes);
+    worksheet.iterator = watchWorksheet(worksheet.iterator, merges, maxPartBytes, progress);
     // exceljs has already turned date-formatted numbers into Dates with its own reading of date1904.
     const converter = { date1904, libraryDate1904: reader.properties?.model?.date1904 === true };
     const collector = new SheetCollector(options.headerRow, options.rows);

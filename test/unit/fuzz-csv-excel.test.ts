@@ -30,7 +30,7 @@ const XLS_CASES = Number(process.env.FUZZ_XLS_CASES ?? 400);
 const FIRST_SEED = Number(process.env.FUZZ_SEED ?? 1);
 /** Previews running at once; .xls cases spend most of their time starting a child process. */
 const CONCURRENCY = 4;
-/** Longest a single preview may take before the test calls it a hang; above the readers' own limits. */
+/** Maximum time of one preview before the test reports a hang; above the readers' own limits. */
 const CASE_DEADLINE_MS = 90_000;
 const MAX_RSS_GROWTH_BYTES = 256 * 1024 * 1024;
 
@@ -168,7 +168,8 @@ describe('fuzzed fixtures', { concurrency: false }, () => {
       const encoding = CSV_ENCODINGS[seed % CSV_ENCODINGS.length] ?? 'utf-8';
       try {
         const count = await countRecords(source.filePath, encoding, ',');
-        assert.ok(Number.isInteger(count) && count >= 0);
+        assert.ok(Number.isInteger(count), `counter seed ${seed}: ${count} is not an integer`);
+        assert.ok(count >= 0, `counter seed ${seed}: negative count`);
       } catch (error) {
         assertInletError(error, `counter seed ${seed}`);
       }

@@ -49,7 +49,7 @@ const EXCEL_FACTS: ExcelFact[] = [
     ],
   },
   { file: 'ne_1033_data.xlsx', headerRow: 1 },
-  // No header row: column B holds dates and times under custom formats.
+  // No header row: column B contains dates and times under custom formats.
   { file: 'Formate.xls', headerRow: null },
   // Two title rows above the header.
   { file: 'biff5-label-records.xls', headerRow: 3 },
@@ -58,7 +58,7 @@ const EXCEL_FACTS: ExcelFact[] = [
     file: 'date_1904.xls',
     headerRow: null,
     // A3 is 10.632 days under the elapsed-time format [hh]:mm:ss, shown by Excel as 255:10:10. xlrd
-    // knows no elapsed formats and returns the date 1904-01-11 15:10:10.
+    // does not support elapsed formats and returns the date 1904-01-11 15:10:10.
     corrections: [[2, 0, '255:10:10']],
   },
   { file: 'empty-sheets.xls', sheet: 'header_only', headerRow: 1 },

@@ -46,8 +46,11 @@ function stringUnits(text: string): Units {
  * line breaks inside it do not end the record. CR, LF and CRLF all end a record, mixed in any way.
  * A record with no characters at all (an empty line) is not counted.
  *
- * The scan jumps between quote and line-break positions with indexOf instead of visiting every
- * unit, which keeps it close to the speed of `wc -l` on files with few quotes.
+ * The scan jumps between quote and line-break positions with indexOf instead of visiting every unit.
+ * NOTE: one Buffer.indexOf call per record costs about 50 ns on Node 20, so a 1 GiB file of short
+ * records takes 5 to 7 times as long as `wc -l` (docs/BENCHMARKS.md), above the 4x goal. Counting
+ * the two halves of a file on two threads, and recounting the second half when the split point
+ * falls inside a quoted field, is the next step.
  */
 export class RecordCounter {
   records = 0;

@@ -110,6 +110,7 @@ function emptyFile(): InletError {
  */
 export class CsvReader implements DatasetReader {
   private readonly counts = new Map<string, Promise<number>>();
+  private readonly finishedCounts = new Map<string, number>();
   private readonly aborter = new AbortController();
 
   async preview(source: DatasetSource, options: ReaderOptions): Promise<PreviewResult> {
@@ -163,8 +164,18 @@ export class CsvReader implements DatasetReader {
     const headerRecords = headerRow ?? 0;
     let rowCount = records.length - headerRecords;
     let rowCountExact = complete;
-    if (!complete) {
-      const total = await waitForCount(this.cachedCount(source, encoding, delimiter), options.waitForCount);
+    if (!complete && !options.waitForCount) {
+      // The counting pass starts after this preview returns, so that its first reads do not delay it.
+      const known = this.knownCount(source, encoding, delimiter);
+      if (known === undefined) {
+        setImmediate(() => void this.cachedCount(source, encoding, delimiter));
+        rowCount = Math.max(rowCount, Math.round((records.length / Math.max(bytesRead, 1)) * source.sizeBytes) - headerRecords);
+      } else {
+        rowCount = Math.max(0, known - headerRecords);
+        rowCountExact = true;
+      }
+    } else if (!complete) {
+      const total = await waitForCount(this.cachedCount(source, encoding, delimiter), true);
       if (total === undefined) {
         // An estimate from the sample's density until the counting pass finishes.
         rowCount = Math.max(rowCount, Math.round((records.length / Math.max(bytesRead, 1)) * source.sizeBytes) - headerRecords);
@@ -195,15 +206,27 @@ export class CsvReader implements DatasetReader {
     this.aborter.abort();
   }
 
+  /** Returns the exact count when a finished pass has cached it. */
+  private knownCount(source: DatasetSource, encoding: CsvEncoding, delimiter: string): number | undefined {
+    return this.finishedCounts.get(countKey(source, encoding, delimiter));
+  }
+
   private cachedCount(source: DatasetSource, encoding: CsvEncoding, delimiter: string): Promise<number> {
-    const key = `${source.sha256}\u0000${encoding}\u0000${delimiter}`;
+    const key = countKey(source, encoding, delimiter);
     let pending = this.counts.get(key);
     if (pending) return pending;
 
-    pending = countRecords(source.filePath, encoding, delimiter, this.aborter.signal).catch((error: unknown) => {
-      this.counts.delete(key);
-      throw describeParseError(error);
-    });
+    pending = countRecords(source.filePath, encoding, delimiter, this.aborter.signal).then(
+      (total) => {
+        this.finishedCounts.set(key, total);
+        if (this.finishedCounts.size > COUNT_CACHE_ENTRIES) this.finishedCounts.delete(this.finishedCounts.keys().next().value ?? key);
+        return total;
+      },
+      (error: unknown) => {
+        this.counts.delete(key);
+        throw describeParseError(error);
+      },
+    );
     // A pass nobody waits for any more may still fail; its error is returned to the next caller.
     pending.catch(() => undefined);
     this.counts.set(key, pending);
@@ -213,6 +236,10 @@ export class CsvReader implements DatasetReader {
     }
     return pending;
   }
+}
+
+function countKey(source: DatasetSource, encoding: CsvEncoding, delimiter: string): string {
+  return `${source.sha256}\u0000${encoding}\u0000${delimiter}`;
 }
 
 async function readFileHead(filePath: string, byteCount: number): Promise<Buffer> {

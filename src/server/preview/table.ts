@@ -50,7 +50,7 @@ function isEmpty(value: GridValue | undefined): boolean {
   return value === null || value === undefined || (typeof value === 'string' && value.trim() === '');
 }
 
-/** Whether a cell holds a value of a data type rather than text, which tells data rows from header rows. */
+/** Checks whether a cell contains a number, date or boolean rather than text, which tells data rows from header rows. */
 function isTypedValue(value: GridValue | undefined, mode: GridMode): boolean {
   if (value === null || value === undefined) return false;
   if (typeof value === 'string') return mode === 'text' && (TEXT_NUMBER.test(value) || TEXT_DATE.test(value) || TEXT_BOOLEAN.test(value));

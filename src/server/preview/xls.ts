@@ -15,7 +15,7 @@ export const XLS_HEAP_MIB = 512;
  * hold at most 65,536 rows, so real .xls files are rarely above a few tens of MiB.
  */
 export const MAX_XLS_BYTES = 128 * 1024 * 1024;
-/** Largest reply the child may write; the reply holds the sample rows and three numbers a row. */
+/** Maximum size of the child's reply, which contains the sample rows and three numbers for each other row. */
 const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
 type ChildCell = null | string | boolean | [number, string];

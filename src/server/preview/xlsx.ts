@@ -9,7 +9,7 @@ import type { GridValue, MergeRange } from './table';
 import type { ReaderOptions } from './types';
 import { inspectZip } from './zip-guard';
 
-/** The longest an .xlsx preview may take before it is abandoned as a parse failure. */
+/** Maximum time an .xlsx preview may take before it fails as a parse failure. */
 export const XLSX_TIMEOUT_MS = 60_000;
 /**
  * How long parsing may make no progress once the whole file has been read. unzipper 0.10 waits
@@ -90,9 +90,9 @@ const INDENTATION = /(<\/[^<>]+>|\/>)\s+(?=<)/gu;
 const MAX_CARRY_CHARS = 1024 * 1024;
 
 /**
- * Wraps a worksheet's XML stream: decodes it as UTF-8 without splitting characters, drops
- * indentation between tags, collects the merged ranges (the streaming reader of exceljs skips
- * them), and stops once more bytes inflate than the zip directory declared for its largest part.
+ * Wraps a worksheet's XML stream. It decodes UTF-8 without splitting characters, drops indentation
+ * between tags and collects the merged ranges, which the streaming reader of exceljs skips. It stops
+ * once more bytes inflate than the zip directory declared for its largest part.
  */
 async function* watchWorksheet(source: AsyncIterable<Buffer | string>, merges: MergeRange[], maxBytes: number, progress: Progress): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8');
@@ -131,7 +131,7 @@ function richText(value: { richText: { text: string }[] }): string {
 interface DateSystem {
   /** The workbook uses the 1904 date system. */
   date1904: boolean;
-  /** What exceljs believed when it turned serials into Dates. */
+  /** The date system exceljs assumed when it turned serials into Dates. */
   libraryDate1904: boolean;
 }
 
@@ -194,7 +194,7 @@ export async function readXlsx(filePath: string, options: ReaderOptions): Promis
     }, XLSX_STALL_MS / 4);
   });
   const reading = streamWorkbook(input, zip.largestEntryBytes, options, progress);
-  reading.catch(() => undefined); // after a limit fired nobody awaits it; its error no longer matters
+  reading.catch(() => undefined); // once a limit fires, the read is abandoned and its error unused
   try {
     return await Promise.race([reading, limits]);
   } catch (error) {
@@ -229,8 +229,8 @@ async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, option
     entries: 'ignore',
   }) as unknown as WorkbookInternals;
 
-  // exceljs decodes each inflated chunk of the shared strings on its own, which garbles a character
-  // split between two chunks; feeding it whole-character strings avoids that.
+  // exceljs decodes each inflated chunk of the shared strings on its own, so a character split
+  // between two chunks comes out garbled. Feeding it whole-character strings avoids that.
   const parseSharedStrings = reader._parseSharedStrings.bind(reader);
   reader._parseSharedStrings = (entry) => parseSharedStrings(entry.pipe(utf8Strings(progress)));
 
@@ -293,6 +293,6 @@ async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, option
   sheets ??= listWorksheets(reader);
   chosen ??= chooseSheet(sheets, options.sheetName);
   if (!chosen) throw parseFailure('it has no worksheets');
-  if (!table) throw parseFailure(`the part holding sheet ${JSON.stringify(chosen.name)} is missing or not where the workbook says`);
+  if (!table) throw parseFailure(`the part of sheet ${JSON.stringify(chosen.name)} is missing or not at the path the workbook names`);
   return { ...table, sheets, selectedSheet: chosen.name };
 }

@@ -123,6 +123,8 @@ export function suggestHeaderRow(window: readonly GridRow[], merges: readonly Me
   const first = run[0];
   if (!first) return null;
 
+  // NOTE: a header whose names all read as numbers (years such as 2019,2020) counts as data, so no
+  // header is suggested for such a table, and rows below the table (footnotes) stay data rows.
   const dataStart = run.findIndex((row) => row.cells.some((value) => isTypedValue(value, mode)));
   if (dataStart === 0) return null;
   if (dataStart > 0) return run[dataStart - 1]?.rowNumber ?? null;

@@ -221,6 +221,9 @@ function skipWorksheet(worksheet: WorksheetInternals): void {
 }
 
 async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, options: ReaderOptions, progress: Progress): Promise<XlsxPreview> {
+  // NOTE: exceljs keeps the whole shared-string table in memory, and the inflate limit below covers
+  // only the worksheet stream. A workbook whose sharedStrings.xml inflates to hundreds of MiB (still
+  // within the 2 GiB and 200:1 zip checks) can grow the process past 256 MiB.
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
     sharedStrings: 'cache',
     styles: 'cache',

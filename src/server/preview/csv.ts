@@ -1,188 +1,184 @@
 import fs from 'node:fs';
+import { Transform } from 'node:stream';
 
-import { parse, type Options as CsvOptions } from 'csv-parse';
+import { parse, type Options as CsvParseOptions } from 'csv-parse';
 
 import { InletError } from '../errors';
-import { inferColumnType, normalizeHeaderNames } from './columns';
-import type { Cell, DatasetReader, DatasetSource, PreviewResult, ReaderOptions } from './types';
+import { countRecords } from './count';
+import { bomLength, createDecoder, detectEncoding, ENCODING_SAMPLE_BYTES, normalizeEncodingOverride, type CsvEncoding } from './encoding';
+import { validateReaderOptions, waitForCount } from './options';
+import { normalizeDelimiterOverride, sniffDelimiter } from './sniff';
+import { buildTable, HEADER_WINDOW_ROWS, suggestHeaderRow, type GridRow } from './table';
+import type { DatasetReader, DatasetSource, PreviewResult, ReaderOptions } from './types';
 
-/** How long a preview waits for the exact row count before it returns an estimate. */
-const COUNT_WAIT_MS = 5000;
+/** The longest record the sample parser buffers; a longer one is almost always a quote left open. */
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
-const SUPPORTED_ENCODINGS = ['utf-8'] as const;
+/** Exact counts kept per reader; each entry is a few numbers, so the bound only stops slow growth. */
+const COUNT_CACHE_ENTRIES = 512;
 
-function csvOptions(delimiter: string): CsvOptions {
+function parseOptions(delimiter: string): CsvParseOptions {
   return {
     delimiter,
-    bom: true,
+    record_delimiter: ['\r\n', '\n', '\r'],
     relax_column_count: true,
     relax_quotes: true,
     skip_empty_lines: true,
+    max_record_size: MAX_RECORD_BYTES,
   };
 }
 
-/** Counts the records of a CSV file in one streaming, quote-aware pass. */
-function countRecords(filePath: string, delimiter: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let records = 0;
-    const parser = parse({ ...csvOptions(delimiter), raw: false });
-    parser.on('readable', () => {
-      while (parser.read() !== null) records += 1;
-    });
-    parser.on('error', reject);
-    parser.on('end', () => resolve(records));
-    fs.createReadStream(filePath).on('error', reject).pipe(parser);
-  });
+interface HeadRecords {
+  records: string[][];
+  /** Bytes of the file consumed to produce the records; an estimate, because reads run ahead of parsing. */
+  bytesRead: number;
+  /** The records are all the records of the file. */
+  complete: boolean;
 }
 
-/** Reads the first `limit` records from the head of the file, without reading the rest. */
-function readHeadRecords(filePath: string, delimiter: string, limit: number): Promise<{ records: string[][]; bytesRead: number; complete: boolean }> {
+/** Reads up to `limit` records from the head of the file, without reading the rest. */
+function readHeadRecords(filePath: string, encoding: CsvEncoding, startByte: number, delimiter: string, limit: number): Promise<HeadRecords> {
   return new Promise((resolve, reject) => {
     const records: string[][] = [];
-    const input = fs.createReadStream(filePath, { highWaterMark: 64 * 1024 });
-    const parser = parse(csvOptions(delimiter));
+    const input = fs.createReadStream(filePath, { start: startByte, highWaterMark: 64 * 1024 });
+    const decoder = createDecoder(encoding);
+    const decoding = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        callback(null, decoder.decode(chunk, { stream: true }));
+      },
+      flush(callback) {
+        callback(null, decoder.decode());
+      },
+    });
+    const parser = parse(parseOptions(delimiter));
     let settled = false;
 
+    const stop = (): void => {
+      input.destroy();
+      decoding.destroy();
+      parser.destroy();
+    };
     const finish = (complete: boolean): void => {
       if (settled) return;
       settled = true;
-      const bytesRead = input.bytesRead;
-      input.destroy();
-      parser.destroy();
+      const bytesRead = startByte + input.bytesRead;
+      stop();
       resolve({ records, bytesRead, complete });
+    };
+    const fail = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      stop();
+      reject(describeParseError(error));
     };
 
     parser.on('readable', () => {
       let record: string[] | null;
-      while ((record = parser.read() as string[] | null) !== null) {
+      while (!settled && (record = parser.read() as string[] | null) !== null) {
         records.push(record);
-        if (records.length >= limit) {
-          finish(false);
-          return;
-        }
+        if (records.length >= limit) finish(false);
       }
     });
-    parser.on('error', (error) => {
-      if (settled) return;
-      settled = true;
-      input.destroy();
-      reject(error);
-    });
     parser.on('end', () => finish(true));
-    input.on('error', (error) => {
-      if (settled) return;
-      settled = true;
-      reject(error);
-    });
-    input.pipe(parser);
-  });
-}
-
-// Exact counts are cached per file content and read options; they never change for those.
-const countCache = new Map<string, Promise<number>>();
-
-function cachedCount(source: DatasetSource, delimiter: string): Promise<number> {
-  const key = `${source.sha256}\u0000${delimiter}`;
-  let pending = countCache.get(key);
-  if (!pending) {
-    pending = countRecords(source.filePath, delimiter);
-    pending.catch(() => countCache.delete(key));
-    countCache.set(key, pending);
-  }
-  return pending;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
+    parser.on('error', fail);
+    decoding.on('error', fail);
+    input.on('error', fail);
+    input.pipe(decoding).pipe(parser);
   });
 }
 
 function describeParseError(error: unknown): InletError {
-  const message = error instanceof Error ? error.message : String(error);
-  return new InletError('INPUT_PARSE_FAILED', `The CSV file could not be read: ${message}`, { reason: message });
+  if (error instanceof InletError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new InletError('INPUT_PARSE_FAILED', `The delimited text could not be parsed: ${reason}. Check the delimiter and the quoting, or choose another encoding.`, {
+    reason,
+  });
+}
+
+function emptyFile(): InletError {
+  return new InletError('INPUT_EMPTY_FILE', 'The file contains no rows: it is empty or has only blank lines.', {});
 }
 
 /**
- * Reads UTF-8 delimited text. The sample comes from the head of the file; the exact row count is a
- * separate streaming pass, cached per file and delimiter.
- * NOTE: encoding detection and delimiter sniffing are not implemented yet; the reader assumes UTF-8
- * and a comma unless the request names another delimiter.
+ * Reads delimited text (CSV, TSV and the like). Every choice it makes is returned and can be
+ * overridden: the encoding (from the byte order mark and the bytes), the delimiter (sniffed from the
+ * head) and the header row (suggested from the shape of the first rows). Row numbers count records:
+ * blank lines are not rows, and a quoted field that spans lines stays in one row.
+ *
+ * The sample comes from the head of the file. The exact row count is a separate streaming pass,
+ * cached per file content, encoding and delimiter, that the preview waits for only briefly.
  */
 export class CsvReader implements DatasetReader {
+  private readonly counts = new Map<string, Promise<number>>();
+  private readonly finishedCounts = new Map<string, number>();
+  private readonly aborter = new AbortController();
+
   async preview(source: DatasetSource, options: ReaderOptions): Promise<PreviewResult> {
-    if (options.encoding !== undefined && !(SUPPORTED_ENCODINGS as readonly string[]).includes(options.encoding.toLowerCase())) {
-      throw new InletError('INPUT_INVALID', `Encoding ${JSON.stringify(options.encoding)} is not supported; use utf-8.`, {
-        field: 'encoding',
-        value: options.encoding,
-        allowed: SUPPORTED_ENCODINGS,
-      });
-    }
-    const delimiter = options.delimiter ?? (source.extension === '.tsv' ? '\t' : ',');
+    validateReaderOptions(options);
+    const encodingOverride = options.encoding === undefined ? undefined : normalizeEncodingOverride(options.encoding);
+    const delimiterOverride = options.delimiter === undefined ? undefined : normalizeDelimiterOverride(options.delimiter);
     if (source.sizeBytes === 0) throw emptyFile();
 
-    const suggestedHeaderRow = 1;
-    const headerRow = options.headerRow === undefined ? suggestedHeaderRow : options.headerRow;
-    const headerRecords = headerRow ?? 0;
-
-    let head: Awaited<ReturnType<typeof readHeadRecords>>;
-    try {
-      head = await readHeadRecords(source.filePath, delimiter, headerRecords + options.rows);
-    } catch (error) {
-      throw describeParseError(error);
-    }
-    if (head.records.length === 0) throw emptyFile();
-    if (headerRow !== null && headerRow > head.records.length) {
-      throw new InletError('INPUT_INVALID', `Header row ${headerRow} is past the end of the table, which has ${head.records.length} rows.`, {
-        field: 'headerRow',
-        value: headerRow,
+    const head = await readFileHead(source.filePath, ENCODING_SAMPLE_BYTES);
+    const encoding = encodingOverride ?? detectEncoding(head).encoding;
+    const bomBytes = bomLength(head, encoding);
+    if (encoding !== 'utf-16le' && encoding !== 'utf-16be' && head.includes(0)) {
+      throw new InletError('INPUT_PARSE_FAILED', `The file contains NUL bytes, so it is not ${encoding} text; check that it is a CSV file or choose a UTF-16 encoding.`, {
+        encoding,
       });
     }
 
-    const headerCells = headerRow === null ? [] : (head.records[headerRow - 1] ?? []);
-    const dataRecords = head.records.slice(headerRecords);
-    const width = Math.max(headerCells.length, ...dataRecords.map((record) => record.length));
-    const names = normalizeHeaderNames(Array.from({ length: width }, (_, index) => headerCells[index] ?? ''));
-    const shownWidth = Math.min(width, options.columns);
+    const headText = createDecoder(encoding).decode(head.subarray(bomBytes), { stream: true });
+    const delimiter = delimiterOverride ?? sniffDelimiter(headText, source.extension === '.tsv' ? '\t' : ',');
 
-    const rows: Cell[][] = dataRecords.map((record) =>
-      Array.from({ length: shownWidth }, (_, index) => {
-        const value = record[index];
-        return value === undefined || value === '' ? null : value;
-      }),
-    );
-    const columns = names.slice(0, shownWidth).map((name, index) => ({
-      name,
-      type: inferColumnType(rows.map((row) => row[index] as string | null)),
-    }));
+    const recordLimit = Math.max(HEADER_WINDOW_ROWS, options.headerRow ?? 0) + options.rows;
+    const { records, bytesRead, complete } = await readHeadRecords(source.filePath, encoding, bomBytes, delimiter, recordLimit);
+    if (records.length === 0) throw emptyFile();
 
-    let rowCount: number;
-    let rowCountExact: boolean;
-    if (head.complete) {
-      rowCount = dataRecords.length;
-      rowCountExact = true;
-    } else {
-      const counting = cachedCount(source, delimiter);
-      let total: number | undefined;
-      try {
-        total = options.waitForCount ? await withTimeout(counting, COUNT_WAIT_MS) : await withTimeout(counting, 0);
-      } catch (error) {
-        throw describeParseError(error);
+    const gridRows: GridRow[] = records.map((cells, index) => ({ rowNumber: index + 1, cells }));
+    const suggestedHeaderRow = suggestHeaderRow(gridRows.slice(0, HEADER_WINDOW_ROWS), [], 'text');
+    const headerRow = options.headerRow === undefined ? suggestedHeaderRow : options.headerRow;
+    if (headerRow !== null && headerRow > records.length) {
+      throw new InletError('INPUT_INVALID', `Header row ${headerRow} is past the end of the file, which has ${records.length} rows; choose a row from 1 to ${records.length}.`, {
+        field: 'headerRow',
+        value: headerRow,
+        rowCount: records.length,
+      });
+    }
+
+    // NOTE: the width comes from the header and the rows read for the sample; a wider ragged row
+    // further down the file is not seen, so columnCount can be low for such files.
+    const tableRows = gridRows.filter((row) => headerRow === null || row.rowNumber >= headerRow);
+    const columnCount = tableRows.slice(0, options.rows + 1).reduce((width, row) => Math.max(width, row.cells.length), 0);
+    const table = buildTable({
+      mode: 'text',
+      rows: gridRows,
+      merges: [],
+      headerRow,
+      firstColumn: 0,
+      columnCount,
+      rowLimit: options.rows,
+      columnLimit: options.columns,
+    });
+
+    const headerRecords = headerRow ?? 0;
+    let rowCount = records.length - headerRecords;
+    let rowCountExact = complete;
+    if (!complete && !options.waitForCount) {
+      // The counting pass starts after this preview returns, so that its first reads do not delay it.
+      const known = this.knownCount(source, encoding, delimiter);
+      if (known === undefined) {
+        setImmediate(() => void this.cachedCount(source, encoding, delimiter));
+        rowCount = Math.max(rowCount, Math.round((records.length / Math.max(bytesRead, 1)) * source.sizeBytes) - headerRecords);
+      } else {
+        rowCount = Math.max(0, known - headerRecords);
+        rowCountExact = true;
       }
+    } else if (!complete) {
+      const total = await waitForCount(this.cachedCount(source, encoding, delimiter), true);
       if (total === undefined) {
         // An estimate from the sample's density until the counting pass finishes.
-        rowCount = Math.max(dataRecords.length, Math.round((head.records.length / Math.max(head.bytesRead, 1)) * source.sizeBytes) - headerRecords);
-        rowCountExact = false;
+        rowCount = Math.max(rowCount, Math.round((records.length / Math.max(bytesRead, 1)) * source.sizeBytes) - headerRecords);
       } else {
         rowCount = Math.max(0, total - headerRecords);
         rowCountExact = true;
@@ -192,20 +188,67 @@ export class CsvReader implements DatasetReader {
     return {
       datasetKey: source.datasetKey,
       format: 'csv',
-      columns,
-      rows,
+      columns: table.columns,
+      rows: table.rows,
       rowCount,
       rowCountExact,
-      columnCount: width,
+      columnCount,
       headerRow,
       suggestedHeaderRow,
-      encoding: 'utf-8',
+      encoding,
       delimiter,
-      warnings: [],
+      warnings: table.warnings,
     };
+  }
+
+  /** Stops counting passes still running, for shutdown and tests. */
+  close(): void {
+    this.aborter.abort();
+  }
+
+  /** Returns the exact count when a finished pass has cached it. */
+  private knownCount(source: DatasetSource, encoding: CsvEncoding, delimiter: string): number | undefined {
+    return this.finishedCounts.get(countKey(source, encoding, delimiter));
+  }
+
+  private cachedCount(source: DatasetSource, encoding: CsvEncoding, delimiter: string): Promise<number> {
+    const key = countKey(source, encoding, delimiter);
+    let pending = this.counts.get(key);
+    if (pending) return pending;
+
+    pending = countRecords(source.filePath, encoding, delimiter, this.aborter.signal).then(
+      (total) => {
+        this.finishedCounts.set(key, total);
+        if (this.finishedCounts.size > COUNT_CACHE_ENTRIES) this.finishedCounts.delete(this.finishedCounts.keys().next().value ?? key);
+        return total;
+      },
+      (error: unknown) => {
+        this.counts.delete(key);
+        throw describeParseError(error);
+      },
+    );
+    // A pass nobody waits for any more may still fail; its error is returned to the next caller.
+    pending.catch(() => undefined);
+    this.counts.set(key, pending);
+    if (this.counts.size > COUNT_CACHE_ENTRIES) {
+      const oldest = this.counts.keys().next().value;
+      if (oldest !== undefined) this.counts.delete(oldest);
+    }
+    return pending;
   }
 }
 
-function emptyFile(): InletError {
-  return new InletError('INPUT_EMPTY_FILE', 'The file holds no rows: it is empty or has only blank lines.', {});
+function countKey(source: DatasetSource, encoding: CsvEncoding, delimiter: string): string {
+  return `${source.sha256}\u0000${encoding}\u0000${delimiter}`;
+}
+
+async function readFileHead(filePath: string, byteCount: number): Promise<Buffer> {
+  const handle = await fs.promises.open(filePath, 'r');
+  try {
+    const buffer = Buffer.alloc(byteCount);
+    const { bytesRead } = await handle.read(buffer, 0, byteCount, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }

@@ -11,6 +11,7 @@ import { extensionOf } from '../rules';
 import type { Runtime } from '../runtime';
 import { CsvReader } from './csv';
 import { DtaReader } from './dta';
+import { ExcelReader } from './excel';
 import type { DatasetReader, PreviewResult } from './types';
 
 export interface PreviewInput {
@@ -28,6 +29,7 @@ export interface PreviewInput {
 const READERS: Partial<Record<string, DatasetReader>> = {
   csv: new CsvReader(),
   dta: new DtaReader(),
+  excel: new ExcelReader(),
 };
 
 /**

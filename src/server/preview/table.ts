@@ -1,0 +1,248 @@
+/**
+ * Shared table logic of the CSV and Excel readers: where the header is, what the columns are called
+ * and typed, and which cells the preview returns. Readers turn their input into grid rows (1-based
+ * row numbers, 0-based column indexes) and leave the decisions to this module.
+ */
+import { inferColumnType, normalizeHeaderNames } from './columns';
+import type { Cell, ColumnType, PreviewColumn, PreviewWarning } from './types';
+
+/** A spreadsheet date or date-time cell, already converted to ISO 8601 text. */
+export interface DateValue {
+  iso: string;
+  kind: 'date' | 'datetime';
+}
+
+export type GridValue = string | number | boolean | DateValue | null;
+
+export interface GridRow {
+  /** 1-based: the record number for CSV (blank lines excluded), the sheet row number for Excel. */
+  rowNumber: number;
+  cells: GridValue[];
+}
+
+/** A merged range: 1-based rows, 0-based columns, both ends inclusive. */
+export interface MergeRange {
+  top: number;
+  left: number;
+  bottom: number;
+  right: number;
+}
+
+/**
+ * How a reader's cells carry types. `text`: every cell is a string that may spell a number or date
+ * (CSV), and a row's width is its field count. `typed`: cells carry their own type (Excel), and a
+ * row's width is its number of filled cells.
+ */
+export type GridMode = 'text' | 'typed';
+
+/** Non-blank rows from the top of the table that header detection looks at. */
+export const HEADER_WINDOW_ROWS = 50;
+
+const TEXT_NUMBER = /^\s*[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?\s*$/u;
+const TEXT_DATE = /^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$/u;
+const TEXT_BOOLEAN = /^\s*(true|false)\s*$/iu;
+
+export function isDateValue(value: GridValue): value is DateValue {
+  return typeof value === 'object' && value !== null;
+}
+
+function isEmpty(value: GridValue | undefined): boolean {
+  return value === null || value === undefined || (typeof value === 'string' && value.trim() === '');
+}
+
+/** Checks whether a cell contains a number, date or boolean rather than text, which tells data rows from header rows. */
+function isTypedValue(value: GridValue | undefined, mode: GridMode): boolean {
+  if (value === null || value === undefined) return false;
+  if (typeof value === 'string') return mode === 'text' && (TEXT_NUMBER.test(value) || TEXT_DATE.test(value) || TEXT_BOOLEAN.test(value));
+  return true;
+}
+
+/** Returns the top-left value of the merged range covering a cell, or the cell's own value. */
+function mergedValue(rowsByNumber: ReadonlyMap<number, GridRow>, merges: readonly MergeRange[], rowNumber: number, column: number): GridValue {
+  const own = rowsByNumber.get(rowNumber)?.cells[column] ?? null;
+  if (!isEmpty(own)) return own;
+  for (const merge of merges) {
+    if (rowNumber >= merge.top && rowNumber <= merge.bottom && column >= merge.left && column <= merge.right) {
+      return rowsByNumber.get(merge.top)?.cells[merge.left] ?? null;
+    }
+  }
+  return own;
+}
+
+function rowWidth(row: GridRow, mode: GridMode, rowsByNumber: ReadonlyMap<number, GridRow>, merges: readonly MergeRange[]): number {
+  if (mode === 'text') return row.cells.length;
+
+  let filled = row.cells.filter((value) => !isEmpty(value)).length;
+  for (const merge of merges) {
+    if (row.rowNumber < merge.top || row.rowNumber > merge.bottom) continue;
+    if (isEmpty(rowsByNumber.get(merge.top)?.cells[merge.left] ?? null)) continue;
+    for (let column = merge.left; column <= merge.right; column += 1) {
+      if (isEmpty(row.cells[column] ?? null)) filled += 1;
+    }
+  }
+  return filled;
+}
+
+/**
+ * Suggests the header row of the table in `window` (the first non-blank rows, in order):
+ * 1. The table width W is the most common row width above 1 (the wider one on a tie); a row fits
+ *    the table when its width is at least half of W. Preamble lines and footnotes are narrower.
+ * 2. The table is the longest run of fitting rows (the first one on a tie).
+ * 3. The data starts at the first row of the run that holds a typed value (number, date, boolean).
+ *    The header is the row just above it. If the run starts with data, there is no header (null).
+ *    If no row holds a typed value, the header is the run's first row, extended down over any
+ *    vertical merged ranges that start in it (a header written across several merged rows).
+ */
+export function suggestHeaderRow(window: readonly GridRow[], merges: readonly MergeRange[], mode: GridMode): number | null {
+  if (window.length === 0) return null;
+  const rowsByNumber = new Map(window.map((row) => [row.rowNumber, row]));
+  const widths = window.map((row) => rowWidth(row, mode, rowsByNumber, merges));
+
+  const frequency = new Map<number, number>();
+  for (const width of widths) if (width > 1) frequency.set(width, (frequency.get(width) ?? 0) + 1);
+  let tableWidth = 1;
+  let tableWidthRows = 0;
+  for (const [width, rows] of frequency) {
+    if (rows > tableWidthRows || (rows === tableWidthRows && width > tableWidth)) [tableWidth, tableWidthRows] = [width, rows];
+  }
+  const minWidth = Math.max(Math.min(2, tableWidth), Math.ceil(tableWidth / 2));
+
+  let bestStart = 0;
+  let bestLength = 0;
+  for (let start = 0; start < window.length; ) {
+    if ((widths[start] ?? 0) < minWidth) {
+      start += 1;
+      continue;
+    }
+    let end = start;
+    while (end + 1 < window.length && (widths[end + 1] ?? 0) >= minWidth) end += 1;
+    if (end - start + 1 > bestLength) [bestStart, bestLength] = [start, end - start + 1];
+    start = end + 1;
+  }
+  const run = window.slice(bestStart, bestStart + bestLength);
+  const first = run[0];
+  if (!first) return null;
+
+  // NOTE: a header whose names all read as numbers (years such as 2019,2020) counts as data, so no
+  // header is suggested for such a table, and rows below the table (footnotes) stay data rows.
+  const dataStart = run.findIndex((row) => row.cells.some((value) => isTypedValue(value, mode)));
+  if (dataStart === 0) return null;
+  if (dataStart > 0) return run[dataStart - 1]?.rowNumber ?? null;
+
+  const lastRow = run[run.length - 1]?.rowNumber ?? first.rowNumber;
+  let bottom = first.rowNumber;
+  for (let grown = true; grown; ) {
+    grown = false;
+    for (const merge of merges) {
+      if (merge.top <= bottom && merge.bottom > bottom && merge.top >= first.rowNumber && merge.bottom < lastRow) {
+        bottom = merge.bottom;
+        grown = true;
+      }
+    }
+  }
+  return bottom;
+}
+
+/** Returns the first row of a header that ends at `headerRow` and may span merged rows above it. */
+function headerBlockTop(headerRow: number, merges: readonly MergeRange[]): number {
+  let top = headerRow;
+  for (let grown = true; grown; ) {
+    grown = false;
+    for (const merge of merges) {
+      if (merge.top < top && merge.bottom >= top && merge.bottom <= headerRow) {
+        top = merge.top;
+        grown = true;
+      }
+    }
+  }
+  return top;
+}
+
+function cellText(value: GridValue): string {
+  if (value === null) return '';
+  if (isDateValue(value)) return value.iso;
+  return String(value);
+}
+
+export interface TableInput {
+  mode: GridMode;
+  /** Rows read from the top, in order: at least the header block and the sampled data rows. */
+  rows: readonly GridRow[];
+  merges: readonly MergeRange[];
+  headerRow: number | null;
+  /** Columns of the table: from `firstColumn` (0-based) for `columnCount` columns. */
+  firstColumn: number;
+  columnCount: number;
+  rowLimit: number;
+  columnLimit: number;
+}
+
+export interface TablePreview {
+  columns: PreviewColumn[];
+  rows: Cell[][];
+  warnings: PreviewWarning[];
+}
+
+/**
+ * Builds the returned columns and rows: header names composed from the header block (a merged
+ * range's value counts in every cell it covers, and stacked header rows join with a space), then
+ * normalised; the first `rowLimit` rows after the header, cut to `columnLimit` columns.
+ */
+export function buildTable(input: TableInput): TablePreview {
+  const { mode, rows, merges, headerRow, firstColumn, columnCount } = input;
+  const shownColumns = Math.min(columnCount, input.columnLimit);
+  const rowsByNumber = new Map(rows.map((row) => [row.rowNumber, row]));
+
+  const rawNames: string[] = [];
+  if (headerRow !== null) {
+    const top = headerBlockTop(headerRow, merges);
+    for (let offset = 0; offset < columnCount; offset += 1) {
+      const parts: string[] = [];
+      for (let rowNumber = top; rowNumber <= headerRow; rowNumber += 1) {
+        const value = mode === 'typed' ? mergedValue(rowsByNumber, merges, rowNumber, firstColumn + offset) : (rowsByNumber.get(rowNumber)?.cells[firstColumn + offset] ?? null);
+        const text = cellText(value);
+        if (text.trim() !== '' && parts[parts.length - 1] !== text) parts.push(text);
+      }
+      rawNames.push(parts.join(' '));
+    }
+  }
+  const names = normalizeHeaderNames(Array.from({ length: columnCount }, (_, index) => rawNames[index] ?? ''));
+
+  const dataRows = rows.filter((row) => headerRow === null || row.rowNumber > headerRow).slice(0, input.rowLimit);
+  const shownRows: Cell[][] = dataRows.map((row) =>
+    Array.from({ length: shownColumns }, (_, offset) => toCell(row.cells[firstColumn + offset] ?? null)),
+  );
+
+  const columns: PreviewColumn[] = names.slice(0, shownColumns).map((name, offset) => {
+    const values = dataRows.map((row) => row.cells[firstColumn + offset] ?? null);
+    const column: PreviewColumn = { name, type: mode === 'text' ? inferColumnType(values.map((value) => (typeof value === 'string' ? value : null))) : typedColumnType(values) };
+    const raw = rawNames[offset];
+    // The header text as written, when normalising changed more than the outer whitespace.
+    if (raw !== undefined && raw.trim() !== '' && raw.trim() !== name) column.label = raw.trim();
+    return column;
+  });
+
+  const warnings: PreviewWarning[] = [];
+  if (columnCount > shownColumns) {
+    warnings.push({ code: 'COLUMNS_TRUNCATED', message: `The table has ${columnCount} columns; the preview shows the first ${shownColumns}.` });
+  }
+  return { columns, rows: shownRows, warnings };
+}
+
+function toCell(value: GridValue): Cell {
+  if (isDateValue(value)) return value.iso;
+  if (typeof value === 'string' && value === '') return null;
+  return value;
+}
+
+/** Infers a column type from typed cells: the narrowest type every non-empty value has, else string. */
+function typedColumnType(values: readonly GridValue[]): ColumnType {
+  const present = values.filter((value) => !isEmpty(value));
+  if (present.length === 0) return 'string';
+  if (present.every((value) => typeof value === 'number' && Number.isInteger(value))) return 'integer';
+  if (present.every((value) => typeof value === 'number')) return 'number';
+  if (present.every((value) => typeof value === 'boolean')) return 'boolean';
+  if (present.every((value) => isDateValue(value) && value.kind === 'date')) return 'date';
+  if (present.every((value) => isDateValue(value))) return 'datetime';
+  return 'string';
+}

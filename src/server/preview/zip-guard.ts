@@ -1,0 +1,143 @@
+import fs from 'node:fs/promises';
+
+import { InletError } from '../errors';
+
+/** Largest total size the entries of an .xlsx may inflate to. */
+export const MAX_INFLATED_BYTES = 2 * 1024 ** 3;
+/** Largest ratio of inflated to stored size, for the archive and for any entry above RATIO_FLOOR_BYTES. */
+export const MAX_INFLATE_RATIO = 200;
+/** Entries smaller than this once inflated cannot do harm, whatever their ratio. */
+const RATIO_FLOOR_BYTES = 1024 * 1024;
+
+const EOCD_SIGNATURE = 0x06054b50;
+const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+const ZIP64_EOCD_SIGNATURE = 0x06064b50;
+const CENTRAL_ENTRY_SIGNATURE = 0x02014b50;
+/** End-of-central-directory record without comment, plus the longest comment a zip may carry. */
+const EOCD_SEARCH_BYTES = 22 + 0xffff;
+/** Central directories above this size are refused rather than read into memory. */
+const MAX_CENTRAL_DIRECTORY_BYTES = 64 * 1024 * 1024;
+
+export interface ZipEntrySummary {
+  name: string;
+  compressedBytes: number;
+  inflatedBytes: number;
+}
+
+export interface ZipSummary {
+  entries: ZipEntrySummary[];
+  inflatedBytes: number;
+  /** The largest inflated size any entry declares; a stream past it means the directory lied. */
+  largestEntryBytes: number;
+}
+
+function damaged(reason: string): InletError {
+  return new InletError('INPUT_PARSE_FAILED', `The workbook is not a readable .xlsx file: ${reason}. Open and save it again in a spreadsheet program, then upload the new file.`, { reason });
+}
+
+async function readAt(handle: fs.FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(length);
+  const { bytesRead } = await handle.read(buffer, 0, length, position);
+  return buffer.subarray(0, bytesRead);
+}
+
+/**
+ * Reads the zip central directory of an .xlsx and refuses it before anything is inflated when its
+ * entries declare more than MAX_INFLATED_BYTES in total or compress by more than MAX_INFLATE_RATIO
+ * to one. Entry sizes are what the archive declares; the reader also stops a stream that inflates
+ * past `largestEntryBytes`, in case the directory lies.
+ */
+export async function inspectZip(filePath: string): Promise<ZipSummary> {
+  const handle = await fs.open(filePath, 'r');
+  try {
+    const { size } = await handle.stat();
+    const tailStart = Math.max(0, size - EOCD_SEARCH_BYTES);
+    const tail = await readAt(handle, tailStart, size - tailStart);
+
+    let eocd = -1;
+    for (let offset = tail.length - 22; offset >= 0; offset -= 1) {
+      if (tail.readUInt32LE(offset) === EOCD_SIGNATURE) {
+        eocd = offset;
+        break;
+      }
+    }
+    if (eocd < 0) throw damaged('the zip end-of-directory record is missing, so the file is truncated or not a zip archive');
+
+    let entryCount = tail.readUInt16LE(eocd + 10);
+    let directoryBytes = tail.readUInt32LE(eocd + 12);
+    let directoryOffset = tail.readUInt32LE(eocd + 16);
+    if (entryCount === 0xffff || directoryBytes === 0xffffffff || directoryOffset === 0xffffffff) {
+      const locator = eocd - 20;
+      if (locator < 0 || tail.readUInt32LE(locator) !== ZIP64_LOCATOR_SIGNATURE) throw damaged('the zip64 directory locator is missing');
+      const zip64Offset = Number(tail.readBigUInt64LE(locator + 8));
+      const zip64 = await readAt(handle, zip64Offset, 56);
+      if (zip64.length < 56 || zip64.readUInt32LE(0) !== ZIP64_EOCD_SIGNATURE) throw damaged('the zip64 end-of-directory record is damaged');
+      entryCount = Number(zip64.readBigUInt64LE(32));
+      directoryBytes = Number(zip64.readBigUInt64LE(40));
+      directoryOffset = Number(zip64.readBigUInt64LE(48));
+    }
+    if (directoryOffset + directoryBytes > size || directoryBytes > MAX_CENTRAL_DIRECTORY_BYTES) {
+      throw damaged('the zip directory points outside the file');
+    }
+
+    const directory = await readAt(handle, directoryOffset, directoryBytes);
+    const entries: ZipEntrySummary[] = [];
+    let offset = 0;
+    for (let index = 0; index < entryCount; index += 1) {
+      if (offset + 46 > directory.length || directory.readUInt32LE(offset) !== CENTRAL_ENTRY_SIGNATURE) throw damaged('a zip directory entry is damaged');
+      const flags = directory.readUInt16LE(offset + 8);
+      let compressedBytes = directory.readUInt32LE(offset + 20);
+      let inflatedBytes = directory.readUInt32LE(offset + 24);
+      const nameBytes = directory.readUInt16LE(offset + 28);
+      const extraBytes = directory.readUInt16LE(offset + 30);
+      const commentBytes = directory.readUInt16LE(offset + 32);
+      const name = directory.toString('utf8', offset + 46, offset + 46 + nameBytes);
+      if ((flags & 0x1) !== 0) {
+        throw new InletError('INPUT_ENCRYPTED', 'The workbook is password-protected; save it without a password and upload it again.', {});
+      }
+
+      // A zip64 extra field holds the real sizes of those fields set to 0xFFFFFFFF, inflated size first.
+      let extra = offset + 46 + nameBytes;
+      const extraEnd = extra + extraBytes;
+      while (extra + 4 <= extraEnd && extra + 4 <= directory.length) {
+        const id = directory.readUInt16LE(extra);
+        const length = directory.readUInt16LE(extra + 2);
+        if (id === 0x0001) {
+          let field = extra + 4;
+          if (inflatedBytes === 0xffffffff && field + 8 <= directory.length) {
+            inflatedBytes = Number(directory.readBigUInt64LE(field));
+            field += 8;
+          }
+          if (compressedBytes === 0xffffffff && field + 8 <= directory.length) compressedBytes = Number(directory.readBigUInt64LE(field));
+        }
+        extra += 4 + length;
+      }
+
+      entries.push({ name, compressedBytes, inflatedBytes });
+      offset = extraEnd + commentBytes;
+    }
+
+    const inflatedTotal = entries.reduce((sum, entry) => sum + entry.inflatedBytes, 0);
+    const compressedTotal = entries.reduce((sum, entry) => sum + entry.compressedBytes, 0);
+    const refuse = (reason: string): InletError =>
+      new InletError('INPUT_PARSE_FAILED', `The workbook was not opened because ${reason}, which is how zip bombs look; save the data in smaller workbooks or as CSV.`, {
+        reason,
+        inflatedBytes: inflatedTotal,
+        limitBytes: MAX_INFLATED_BYTES,
+        maxRatio: MAX_INFLATE_RATIO,
+      });
+    if (inflatedTotal > MAX_INFLATED_BYTES) throw refuse(`its parts inflate to ${inflatedTotal} bytes, more than the ${MAX_INFLATED_BYTES}-byte limit`);
+    if (inflatedTotal > RATIO_FLOOR_BYTES && inflatedTotal > compressedTotal * MAX_INFLATE_RATIO) {
+      throw refuse(`its parts inflate ${Math.round(inflatedTotal / Math.max(compressedTotal, 1))} times, more than ${MAX_INFLATE_RATIO} to 1`);
+    }
+    for (const entry of entries) {
+      if (entry.inflatedBytes > RATIO_FLOOR_BYTES && entry.inflatedBytes > entry.compressedBytes * MAX_INFLATE_RATIO) {
+        throw refuse(`part ${entry.name} inflates ${Math.round(entry.inflatedBytes / Math.max(entry.compressedBytes, 1))} times, more than ${MAX_INFLATE_RATIO} to 1`);
+      }
+    }
+
+    return { entries, inflatedBytes: inflatedTotal, largestEntryBytes: entries.reduce((max, entry) => Math.max(max, entry.inflatedBytes), 0) };
+  } finally {
+    await handle.close();
+  }
+}

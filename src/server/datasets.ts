@@ -14,6 +14,8 @@ import { buildManifest, fingerprintOf, listDatasets, toManifestDataset, writePro
 import type { Role } from './rules';
 import { formatForRole, isRole, ROLES } from './rules';
 import type { Runtime } from './runtime';
+import { parseEncodingOption } from './preview/dta/text';
+import { normalizeEncodingOverride } from './preview/encoding';
 import { signedQuery } from './storage/signing';
 
 export const DOWNLOADS_PATH_PREFIX = '/api/objects/downloads/';
@@ -112,14 +114,20 @@ export async function setReadOptions(
   if (input.sheetName !== undefined && dataset.format !== 'excel') {
     throw new InletError('INPUT_INVALID', `sheetName applies to Excel workbooks; dataset ${dataset.datasetKey} is ${dataset.format}.`, { field: 'sheetName' });
   }
-  if ((input.encoding !== undefined || input.delimiter !== undefined) && dataset.format !== 'csv') {
-    throw new InletError('INPUT_INVALID', `encoding and delimiter apply to CSV files; dataset ${dataset.datasetKey} is ${dataset.format}.`, { field: 'encoding' });
+  if (input.delimiter !== undefined && dataset.format !== 'csv') {
+    throw new InletError('INPUT_INVALID', `delimiter applies to CSV files; dataset ${dataset.datasetKey} is ${dataset.format}.`, { field: 'delimiter' });
+  }
+  if (input.encoding !== undefined && dataset.format === 'excel') {
+    throw new InletError('INPUT_INVALID', `encoding applies to CSV and Stata files; dataset ${dataset.datasetKey} is an Excel workbook.`, { field: 'encoding' });
   }
 
   const merged: ReadOptions = { ...((dataset.readOptions ?? {}) as ReadOptions) };
   if (input.sheetName !== undefined) merged.sheetName = input.sheetName;
   if (input.headerRow !== undefined) merged.headerRow = input.headerRow;
-  if (input.encoding !== undefined) merged.encoding = input.encoding;
+  if (input.encoding !== undefined) {
+    // Saved under the reader's own label, so an alias such as "GBK" is stored as "gb18030".
+    merged.encoding = dataset.format === 'csv' ? normalizeEncodingOverride(input.encoding) : parseEncodingOption(input.encoding);
+  }
   if (input.delimiter !== undefined) merged.delimiter = input.delimiter;
 
   db.transaction((tx) => {

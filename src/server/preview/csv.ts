@@ -4,6 +4,7 @@ import { Transform } from 'node:stream';
 import { parse, type Options as CsvParseOptions } from 'csv-parse';
 
 import { InletError } from '../errors';
+import { readHead } from '../formats';
 import { countRecords } from './count';
 import { bomLength, createDecoder, detectEncoding, ENCODING_SAMPLE_BYTES, normalizeEncodingOverride, type CsvEncoding } from './encoding';
 import { validateReaderOptions, waitForCount } from './options';
@@ -119,7 +120,7 @@ export class CsvReader implements DatasetReader {
     const delimiterOverride = options.delimiter === undefined ? undefined : normalizeDelimiterOverride(options.delimiter);
     if (source.sizeBytes === 0) throw emptyFile();
 
-    const head = await readFileHead(source.filePath, ENCODING_SAMPLE_BYTES);
+    const head = await readHead(source.filePath, ENCODING_SAMPLE_BYTES);
     const encoding = encodingOverride ?? detectEncoding(head).encoding;
     const bomBytes = bomLength(head, encoding);
     if (encoding !== 'utf-16le' && encoding !== 'utf-16be' && head.includes(0)) {
@@ -242,13 +243,3 @@ function countKey(source: DatasetSource, encoding: CsvEncoding, delimiter: strin
   return `${source.sha256}\u0000${encoding}\u0000${delimiter}`;
 }
 
-async function readFileHead(filePath: string, byteCount: number): Promise<Buffer> {
-  const handle = await fs.promises.open(filePath, 'r');
-  try {
-    const buffer = Buffer.alloc(byteCount);
-    const { bytesRead } = await handle.read(buffer, 0, byteCount, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}

@@ -88,6 +88,6 @@ export async function apiQuery<T>(page: Page, token: string, procedure: string, 
   return ((await response.json()) as { result: { data: T } }).result.data;
 }
 
-/** The store's answer to a PUT on an expired signed URL, as the embedded store sends it. */
+/** The store's response to a PUT on an expired signed URL, as the embedded store sends it. */
 export const EXPIRED_URL_XML =
   '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>The signed URL has expired; ask uploads.refreshUrls for a new one.</Message></Error>';

@@ -62,12 +62,16 @@ test('several formats upload at once', async ({ page }) => {
 test('multipart upload hashes every part', async ({ page }) => {
   await createJob(page);
   const puts = recordObjectPuts(page);
+  const workers: string[] = [];
+  page.on('worker', (worker) => workers.push(worker.url()));
   await addFiles(page, fixture('diamonds.csv'));
   await expectUploaded(page, 'diamonds.csv');
 
   const partCount = Math.ceil(DIAMONDS_BYTES / PART_SIZE_BYTES);
   expect(puts.map((put) => put.partNumber).sort((a, b) => a - b)).toEqual(Array.from({ length: partCount }, (_, index) => index + 1));
   for (const put of puts) expect(put.checksum).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+  // The digests were computed in Web Workers, off the page's main thread.
+  expect(workers.length).toBeGreaterThan(0);
   const row = manifestRow(page, 'diamonds.csv');
   await expect(row).toContainText('2,761,026 bytes');
   await expect(row.locator('code')).toHaveAttribute('title', DIAMONDS_SHA256);

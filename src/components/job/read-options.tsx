@@ -53,6 +53,8 @@ export function ReadOptionsForm({ jobId, preview, locked }: { jobId: string; pre
   if (!isCsv && !isExcel) return null;
   const disabled = locked || save.isPending;
 
+  // NOTE: the sheet picker follows the preview contract (sheets with their state, selectedSheet) but
+  // has not run against a server yet, because the server has no Excel reader so far.
   const sheets = preview.sheets ?? (preview.sheetNames ?? []).map((name) => ({ name, state: 'visible' as const }));
   const encodings = preview.encoding !== undefined && !ENCODINGS.includes(preview.encoding.toLowerCase()) ? [preview.encoding, ...ENCODINGS] : ENCODINGS;
 

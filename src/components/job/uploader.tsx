@@ -33,8 +33,9 @@ function LiveRegion({ announcements }: { announcements: Announcement[] }) {
 }
 
 /**
- * The drop zone and the list of uploads. Dropped or picked files start uploading at once with a
- * suggested role; the list shows progress per file and overall, with pause, resume, cancel and retry.
+ * Renders the drop zone and the list of uploads. Dropped or picked files start uploading at once
+ * with a suggested role. The list shows progress per file and overall, with pause, resume, cancel
+ * and retry.
  */
 export function Uploader({
   jobId,
@@ -62,8 +63,8 @@ export function Uploader({
 
   const addFiles = useCallback(
     (files: File[]) => {
-      const wanted = files.filter((file) => !SYSTEM_FILENAMES.has(file.name));
-      void manager.addFiles(wanted, { jobHasPrimary, resumable }).then(refreshUnfinished);
+      const accepted = files.filter((file) => !SYSTEM_FILENAMES.has(file.name));
+      void manager.addFiles(accepted, { jobHasPrimary, resumable }).then(refreshUnfinished);
     },
     [manager, jobHasPrimary, resumable, refreshUnfinished],
   );

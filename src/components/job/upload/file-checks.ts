@@ -75,6 +75,8 @@ export async function checkFile(file: File, role: Role): Promise<ApiErrorInfo | 
   if (role !== 'other' && format === null) {
     return { code: 'INPUT_UNSUPPORTED_FORMAT', details: { filename, role } };
   }
+  // NOTE: the size limit is not checked here because the server does not publish it. A file above
+  // it is rejected at declare with UPLOAD_FILE_SIZE_LIMIT_EXCEEDED, on that file alone.
   if (role === 'other' || format === null) return null;
 
   let head: Uint8Array;

@@ -119,7 +119,7 @@ export function loadSettings(): UploadSettings {
   }
 }
 
-/** The folder path of a dropped file, without the leading "./" or "/" that the drop adds, or null. */
+/** Returns the folder path of a dropped file without the leading "./" or "/", or null outside a folder. */
 function folderPathOf(file: File): string | null {
   const withPaths = file as File & { relativePath?: unknown };
   // react-dropzone sets relativePath on dropped files; a folder picked in the dialog has webkitRelativePath.
@@ -194,8 +194,8 @@ export class UploadManager {
 
   /**
    * Adds dropped or picked files and starts their uploads. A file that matches an unfinished
-   * session (same name, size, modification time and sample digest) resumes it; the others are
-   * checked, then declared together as one bundle.
+   * session (same name, size, modification time and sample digest) resumes that session. The other
+   * files are checked, then declared together as one bundle.
    */
   async addFiles(
     files: readonly File[],
@@ -551,6 +551,8 @@ export class UploadManager {
       };
     });
 
+    // NOTE: the totals cover every file added in this page, so adding files during an upload lowers
+    // the overall percentage; each file's own percentage only drops when one of its parts is re-sent.
     let bytesPerSecond: number | null = null;
     if (anyRunning) bytesPerSecond = this.overallMeter.sample(transferredBytes, nowMs);
     else this.overallMeter.reset();

@@ -25,7 +25,7 @@ function useSecondsUntil(atMs: number | null): number | null {
   return atMs === null ? null : Math.max(0, Math.ceil((atMs - nowMs) / 1000));
 }
 
-/** One file in the upload list: its role, progress, speed, retry state and controls. */
+/** Renders one file of the upload list with its role, progress, speed, retry state and controls. */
 export function UploadItemRow({ item, manager, duplicateName }: { item: UploadItem; manager: UploadManager; duplicateName: boolean }) {
   const t = useTranslations('Uploader');
   const tRoles = useTranslations('Roles');

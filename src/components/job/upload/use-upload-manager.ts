@@ -9,7 +9,7 @@ import { UploadManager, type UploadSnapshot } from './manager';
 
 /**
  * Creates the job page's upload manager and subscribes to it. A finished upload refreshes the
- * manifest, job and unfinished-upload queries. While uploads run, closing the tab asks first.
+ * manifest, job and unfinished-upload queries. While uploads run, the browser asks for confirmation before the tab closes.
  */
 export function useUploadManager(jobId: string): { manager: UploadManager; snapshot: UploadSnapshot } {
   const trpc = useTRPC();

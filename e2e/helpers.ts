@@ -20,12 +20,17 @@ export async function createJob(page: Page, title?: string): Promise<string> {
 
 /** Adds files to the drop zone through its file input, as a drop or the file dialog would. */
 export async function addFiles(page: Page, files: Parameters<Locator['setInputFiles']>[0]): Promise<void> {
-  await page.locator('.dropzone input[type="file"]').setInputFiles(files);
+  await page.locator('.dropzone input[type="file"]').first().setInputFiles(files);
 }
 
-/** Finds the uploader's list entry of one file, in either language. */
+/** Finds the uploader's list entry of one file. */
 export function uploadItem(page: Page, filename: string): Locator {
-  return page.locator('.upload-list > li').filter({ hasText: filename });
+  return page.getByTestId('upload-item').filter({ hasText: filename });
+}
+
+/** Waits until a file's upload has finished. */
+export async function expectUploaded(page: Page, filename: string): Promise<void> {
+  await expect(uploadItem(page, filename).locator('.status')).toHaveText('Uploaded');
 }
 
 /** Finds the page's error alerts. Next's route announcer is an alert too, but without the class. */
@@ -35,14 +40,54 @@ export function errorAlert(page: Page): Locator {
 
 /** Finds the manifest table's row of one file. */
 export function manifestRow(page: Page, filename: string): Locator {
-  return page.locator('.manifest-table tbody tr').filter({ hasText: filename });
+  return page.locator('.manifest-table tbody tr').filter({ has: page.getByRole('rowheader', { name: filename, exact: true }) });
 }
 
-/** Records the PUTs the page sends to the object store. */
-export function recordObjectPuts(page: Page): string[] {
-  const urls: string[] = [];
-  page.on('request', (request) => {
-    if (request.method() === 'PUT' && new URL(request.url()).pathname.startsWith('/api/objects/')) urls.push(request.url());
-  });
-  return urls;
+export interface RecordedPut {
+  url: string;
+  partNumber: number;
+  checksum: string | null;
 }
+
+/** Records the PUTs the page sends to the object store, with their part numbers and checksums. */
+export function recordObjectPuts(page: Page): RecordedPut[] {
+  const puts: RecordedPut[] = [];
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (request.method() !== 'PUT' || !url.pathname.startsWith('/api/objects/')) return;
+    puts.push({ url: request.url(), partNumber: partNumberOf(request.url()), checksum: request.headers()['x-amz-checksum-sha256'] ?? null });
+  });
+  return puts;
+}
+
+/** Returns the part number of a signed part URL (`/api/objects/uploads/<session>/<part>`). */
+export function partNumberOf(url: string): number {
+  return Number(new URL(url).pathname.split('/').pop());
+}
+
+/** Counts the page's calls of one tRPC procedure, such as `uploads.refreshUrls`. */
+export function countCalls(page: Page, procedure: string): { count: number } {
+  const counter = { count: 0 };
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === `/api/trpc/${procedure}`) counter.count += 1;
+  });
+  return counter;
+}
+
+/** Reads the job token that the start page stored in this browser. */
+export async function jobToken(page: Page, jobId: string): Promise<string> {
+  return page.evaluate((id) => (JSON.parse(localStorage.getItem(`inlet.job.${id}`) ?? '{}') as { token: string }).token, jobId);
+}
+
+/** Calls a tRPC query over HTTP with the job token, as a script would, and returns its data. */
+export async function apiQuery<T>(page: Page, token: string, procedure: string, input: unknown): Promise<T> {
+  const response = await page.request.get(`/api/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(response.status(), await response.text()).toBe(200);
+  return ((await response.json()) as { result: { data: T } }).result.data;
+}
+
+/** The store's response to a PUT on an expired signed URL, as the embedded store sends it. */
+export const EXPIRED_URL_XML =
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>The signed URL has expired; ask uploads.refreshUrls for a new one.</Message></Error>';

@@ -33,6 +33,9 @@ export function useErrorText(): (error: ApiErrorInfo) => string {
     ({ code, details }: ApiErrorInfo) => {
       const roleLabel = (value: unknown): string => (typeof value === 'string' && isRole(value) ? tRoles(value) : text(value));
       const formatLabel = (value: unknown): string => (typeof value === 'string' && tFormats.has(value) ? tFormats(value) : text(value));
+      // Schema errors name the field in their first issue's path.
+      const issues = Array.isArray(details.issues) ? (details.issues as { path?: unknown }[]) : [];
+      const field = text(details.field) || text(issues[0]?.path);
       const partList = Array.isArray(details.partNumbers) ? details.partNumbers : Array.isArray(details.missing) ? details.missing : [];
       const args = {
         filename: text(details.filename),
@@ -43,8 +46,10 @@ export function useErrorText(): (error: ApiErrorInfo) => string {
         datasetKey: text(details.datasetKey),
         sheetName: text(details.sheetName),
         s3Code: text(details.s3Code),
-        field: text(details.field),
+        field,
+        hasField: field === '' ? 'no' : 'yes',
         value: text(details.value),
+        hasValue: text(details.value) === '' ? 'no' : 'yes',
         count: integer(details.count),
         limit: integer(details.limit),
         maxParts: integer(details.maxParts),

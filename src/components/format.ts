@@ -1,6 +1,6 @@
 'use client';
 
-import { useFormatter } from 'next-intl';
+import { useFormatter, useLocale } from 'next-intl';
 import { useCallback } from 'react';
 
 /** Decimal (SI) units, named as Intl.NumberFormat names them. */
@@ -49,5 +49,31 @@ export function useFormatTime(): (iso: string) => string {
         timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
       }),
     [format],
+  );
+}
+
+/**
+ * Returns a formatter of a duration in whole seconds, in the largest two units: "1 hr, 5 min" in
+ * English, "1小时5分钟" in Chinese. Uses Intl.DurationFormat where the browser has it.
+ */
+export function useFormatDuration(): (seconds: number) => string {
+  const format = useFormatter();
+  const locale = useLocale();
+  return useCallback(
+    (totalSeconds: number) => {
+      const seconds = Math.max(0, Math.round(totalSeconds));
+      const hours = Math.floor(seconds / 3600);
+      const minutes = Math.floor((seconds % 3600) / 60);
+      const rest = seconds % 60;
+      const parts: [number, 'hour' | 'minute' | 'second'][] =
+        hours > 0 ? [[hours, 'hour'], [minutes, 'minute']] : minutes > 0 ? [[minutes, 'minute'], [rest, 'second']] : [[rest, 'second']];
+      const shown = parts.filter(([value], index) => index === 0 || value > 0);
+      const DurationFormat = (Intl as unknown as { DurationFormat?: new (locale: string, options: object) => { format: (duration: object) => string } }).DurationFormat;
+      if (DurationFormat !== undefined) {
+        return new DurationFormat(locale, { style: 'narrow' }).format(Object.fromEntries(shown.map(([value, unit]) => [`${unit}s`, value])));
+      }
+      return format.list(shown.map(([value, unit]) => format.number(value, { style: 'unit', unit, unitDisplay: 'narrow' })), { type: 'unit', style: 'narrow' });
+    },
+    [format, locale],
   );
 }

@@ -8,6 +8,7 @@ import { toApiErrorInfo, useTRPC, type RouterOutputs } from '@/trpc/client';
 
 import { useErrorText } from '../error-text';
 import { isRole } from '../roles';
+import { DELIMITERS, ReadOptionsForm } from './read-options';
 
 type Manifest = RouterOutputs['inputs']['manifest'];
 type Preview = RouterOutputs['inputs']['preview'];
@@ -18,7 +19,7 @@ const PREVIEW_ROWS = 20;
 /** Interval between preview requests while the row count is still an estimate. */
 const ESTIMATE_REFRESH_MS = 3000;
 
-const DELIMITER_NAMES: Record<string, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'pipe' };
+const DELIMITER_NAMES: Record<string, string> = Object.fromEntries(DELIMITERS.map((delimiter) => [delimiter.value, delimiter.name]));
 
 /** Renders one data cell as stored, without locale formatting of numbers or dates. */
 function PreviewCell({ cell }: { cell: Cell }) {
@@ -33,21 +34,22 @@ function PreviewCell({ cell }: { cell: Cell }) {
   if (typeof cell === 'object' && 'missing' in cell) {
     return (
       <td className="cell-missing" title={t('missingValue')}>
+        <span className="visually-hidden">{t('missingValue')} </span>
         {cell.missing}
       </td>
     );
   }
   if (typeof cell === 'object') {
     return (
-      <td className="cell-labelled">
-        {cell.label} <span className="cell-value">{String(cell.value)}</span>
+      <td className="cell-labelled" title={t('valueLabelTitle', { value: String(cell.value), label: cell.label })}>
+        <span className="cell-label">{cell.label}</span> <span className="cell-value">{String(cell.value)}</span>
       </td>
     );
   }
   return <td>{String(cell)}</td>;
 }
 
-function PreviewBody({ preview }: { preview: Preview }) {
+function PreviewBody({ jobId, preview, locked }: { jobId: string; preview: Preview; locked: boolean }) {
   const t = useTranslations('Preview');
   const tTypes = useTranslations('ColumnTypes');
   const tFormats = useTranslations('Formats');
@@ -94,12 +96,12 @@ function PreviewBody({ preview }: { preview: Preview }) {
         )}
         <div>
           <dt>{t('headerRow')}</dt>
-          <dd>{preview.headerRow === null ? t('noHeaderRow') : t('headerRowNumber', { row: preview.headerRow })}</dd>
+          <dd data-testid="preview-header-row">{preview.headerRow === null ? t('noHeaderRow') : t('headerRowNumber', { row: preview.headerRow })}</dd>
         </div>
         {preview.selectedSheet !== undefined && (
           <div>
             <dt>{t('sheet')}</dt>
-            <dd>{preview.selectedSheet}</dd>
+            <dd data-testid="preview-sheet">{preview.selectedSheet}</dd>
           </div>
         )}
         {preview.datasetLabel !== undefined && (
@@ -109,9 +111,8 @@ function PreviewBody({ preview }: { preview: Preview }) {
           </div>
         )}
       </dl>
-      {/* NOTE: the reader's decisions are shown read-only; overriding them through
-          inputs.setReadOptions is not built yet (the router has no such procedure). */}
-      <p className="hint">{t('decisionsReadOnly')}</p>
+      {/* Keyed by dataset and current choices, so the form starts from what the reader returned. */}
+      <ReadOptionsForm key={`${preview.datasetKey}:${preview.selectedSheet ?? ''}:${preview.headerRow ?? 'none'}`} jobId={jobId} preview={preview} locked={locked} />
 
       {preview.warnings.length > 0 && (
         <ul className="warnings" aria-label={t('warnings')}>
@@ -133,7 +134,7 @@ function PreviewBody({ preview }: { preview: Preview }) {
         })}
       </p>
       {/* Focusable, so that keyboard users can scroll a wide table. */}
-      <div className="table-scroll" tabIndex={0} role="region" aria-label={t('caption')}>
+      <div className="table-scroll preview-scroll" tabIndex={0} role="region" aria-label={t('caption')}>
         <table className="preview-table">
           <caption className="visually-hidden">{t('caption')}</caption>
           <thead>
@@ -141,8 +142,16 @@ function PreviewBody({ preview }: { preview: Preview }) {
               {preview.columns.map((column, index) => (
                 <th key={index} scope="col">
                   <span className="column-name">{column.name}</span>
-                  <span className="column-type">{tTypes.has(column.type) ? tTypes(column.type) : column.type}</span>
+                  <span className="column-type">
+                    {tTypes.has(column.type) ? tTypes(column.type) : column.type}
+                    {column.format !== undefined && <code className="column-format">{column.format}</code>}
+                  </span>
                   {column.label !== undefined && <span className="column-label">{column.label}</span>}
+                  {column.valueLabels !== undefined && Object.keys(column.valueLabels).length > 0 && (
+                    <span className="column-value-labels" title={Object.entries(column.valueLabels).map(([value, label]) => `${value} = ${label}`).join('\n')}>
+                      {t('valueLabelCount', { count: Object.keys(column.valueLabels).length })}
+                    </span>
+                  )}
                 </th>
               ))}
             </tr>
@@ -163,7 +172,7 @@ function PreviewBody({ preview }: { preview: Preview }) {
 }
 
 /** Shows the preview of one dataset, the primary by default, with a selector for the others. */
-export function PreviewPanel({ jobId, manifest }: { jobId: string; manifest: Manifest }) {
+export function PreviewPanel({ jobId, manifest, locked }: { jobId: string; manifest: Manifest; locked: boolean }) {
   const t = useTranslations('Preview');
   const tRoles = useTranslations('Roles');
   const errorText = useErrorText();
@@ -211,7 +220,7 @@ export function PreviewPanel({ jobId, manifest }: { jobId: string; manifest: Man
           {errorText(toApiErrorInfo(preview.error))}
         </p>
       ) : (
-        <PreviewBody preview={preview.data} />
+        <PreviewBody jobId={jobId} preview={preview.data} locked={locked} />
       )}
     </section>
   );

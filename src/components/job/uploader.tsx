@@ -1,284 +1,169 @@
 'use client';
 
-import { useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslations } from 'next-intl';
-import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
+import { useCallback, useMemo, useRef } from 'react';
 import { useDropzone } from 'react-dropzone';
 
-import { toApiErrorInfo, useTRPC, useTRPCClient, type ApiErrorInfo } from '@/trpc/client';
+import { useTRPC } from '@/trpc/client';
 
 import { useErrorText } from '../error-text';
-import { useFormatSize } from '../format';
-import { ROLES, suggestRoles, type Role } from '../roles';
-import { uploadFile, UploadError, type FinalizeFailure } from './upload-engine';
-import { progressPercent, uploadReducer, type UploadItem } from './upload-state';
+import { useFormatDuration, useFormatSize } from '../format';
+import type { Announcement, UploadManager, UploadSnapshot } from './upload/manager';
+import { UnfinishedUploads } from './upload/unfinished-uploads';
+import { percentOf, UploadItemRow } from './upload/upload-item-row';
+import { UploadSettingsPanel } from './upload/upload-settings';
 
-/** Files uploaded at the same time; each multipart file also sends several parts at once. */
-const MAX_FILES_IN_FLIGHT = 2;
+/** Files the drop zone skips in a dropped folder: the system's own bookkeeping files. */
+const SYSTEM_FILENAMES = new Set(['.DS_Store', 'Thumbs.db', 'desktop.ini']);
 
-let nextItemNumber = 0;
-function newItemId(): string {
-  nextItemNumber += 1;
-  return `item-${nextItemNumber}`;
-}
-
-function failureInfo(failure: FinalizeFailure, filename: string): ApiErrorInfo {
-  return {
-    code: failure.errorCode,
-    details: { filename, ...(failure.details ?? {}), ...(failure.partNumbers ? { partNumbers: failure.partNumbers } : {}) },
-  };
+/** Reads the live region's entries out in the UI's language. */
+function LiveRegion({ announcements }: { announcements: Announcement[] }) {
+  const t = useTranslations('Uploader');
+  const errorText = useErrorText();
+  return (
+    <div className="visually-hidden" role="log" aria-live="polite" aria-relevant="additions" data-testid="upload-announcements">
+      {announcements.map((entry) => {
+        const values = { ...entry.values };
+        if (entry.key === 'announceFailed') values.reason = errorText({ code: String(entry.values.code), details: { filename: entry.values.filename } });
+        return <p key={entry.id}>{t(entry.key, values)}</p>;
+      })}
+    </div>
+  );
 }
 
 /**
- * Shows the drop zone and the list of files. The user chooses a role per file, then the files are
- * declared as one bundle, uploaded and finalized, each with a progress bar. Status changes are
- * announced to screen readers.
+ * Renders the drop zone and the list of uploads. Dropped or picked files start uploading at once
+ * with a suggested role. The list shows progress per file and overall, with pause, resume, cancel
+ * and retry.
  */
-export function Uploader({ jobId, hasPrimary }: { jobId: string; hasPrimary: boolean }) {
+export function Uploader({
+  jobId,
+  jobHasPrimary,
+  manager,
+  snapshot,
+}: {
+  jobId: string;
+  jobHasPrimary: boolean;
+  manager: UploadManager;
+  snapshot: UploadSnapshot;
+}) {
   const t = useTranslations('Uploader');
-  const tRoles = useTranslations('Roles');
-  const errorText = useErrorText();
-  const formatSize = useFormatSize();
   const trpc = useTRPC();
-  const client = useTRPCClient();
   const queryClient = useQueryClient();
+  const formatSize = useFormatSize();
+  const formatDuration = useFormatDuration();
+  const folderInputRef = useRef<HTMLInputElement>(null);
 
-  const [items, dispatch] = useReducer(uploadReducer, []);
-  const [bundleError, setBundleError] = useState<ApiErrorInfo | null>(null);
-  const [declaring, setDeclaring] = useState(false);
-  const [announcement, setAnnouncement] = useState('');
+  const unfinished = useQuery(trpc.uploads.listSessions.queryOptions({ jobId }));
+  const resumable = useMemo(() => unfinished.data?.sessions ?? [], [unfinished.data]);
+  const claimed = manager.claimedSessionIds();
+  const shownUnfinished = resumable.filter((session) => !claimed.has(session.uploadSessionId));
+  const refreshUnfinished = useCallback(() => void queryClient.invalidateQueries(trpc.uploads.listSessions.pathFilter()), [queryClient, trpc]);
 
-  // Uploads stop when the page unmounts; the sessions stay valid on the server for a later retry.
-  const abortRef = useRef<AbortController | null>(null);
-  useEffect(() => {
-    const controller = new AbortController();
-    abortRef.current = controller;
-    return () => controller.abort();
-  }, []);
-
-  const onDrop = useCallback(
+  const addFiles = useCallback(
     (files: File[]) => {
-      const primaryWaiting = items.some((item) => item.role === 'primary_dataset' && item.status !== 'failed' && item.status !== 'done');
-      const roles = suggestRoles(
-        files.map((file) => file.name),
-        hasPrimary || primaryWaiting,
-      );
-      const added: UploadItem[] = files.map((file, index) => ({
-        id: newItemId(),
-        file,
-        role: roles[index] ?? 'other',
-        status: 'staged',
-        uploadedBytes: 0,
-        bundleId: null,
-        fileId: null,
-        error: null,
-        retryable: false,
-      }));
-      dispatch({ type: 'add', items: added });
-      setAnnouncement(t('announceAdded', { count: files.length }));
+      const accepted = files.filter((file) => !SYSTEM_FILENAMES.has(file.name));
+      void manager.addFiles(accepted, { jobHasPrimary, resumable }).then(refreshUnfinished);
     },
-    [items, hasPrimary, t],
+    [manager, jobHasPrimary, resumable, refreshUnfinished],
   );
 
   const { getRootProps, getInputProps, isDragActive, open } = useDropzone({
-    onDrop,
+    onDrop: addFiles,
     multiple: true,
     noClick: true,
     noKeyboard: true,
   });
 
-  const uploadOne = useCallback(
-    async (item: UploadItem & { bundleId: string; fileId: string }) => {
-      const signal = abortRef.current?.signal;
-      if (!signal) return;
-      const filename = item.file.name;
-      setAnnouncement(t('announceStart', { filename }));
-      try {
-        const result = await uploadFile({
-          client,
-          jobId,
-          bundleId: item.bundleId,
-          fileId: item.fileId,
-          file: item.file,
-          signal,
-          onProgress: (uploadedBytes) => dispatch({ type: 'progress', id: item.id, uploadedBytes }),
-          onPhase: (status) => dispatch({ type: 'phase', id: item.id, status }),
-        });
-        if (result.success) {
-          dispatch({ type: 'done', id: item.id });
-          setAnnouncement(t('announceDone', { filename }));
-          await Promise.all([
-            queryClient.invalidateQueries(trpc.inputs.pathFilter()),
-            queryClient.invalidateQueries(trpc.jobs.pathFilter()),
-          ]);
-          return;
-        }
-        const error = failureInfo(result, filename);
-        dispatch({ type: 'failed', id: item.id, error, retryable: result.retryable });
-        setAnnouncement(t('announceFailed', { filename, reason: errorText(error) }));
-      } catch (caught) {
-        if (signal.aborted) return;
-        // Network, store and session errors are worth a retry, which re-sends the bytes in a new
-        // upload session if the old one expired or ended.
-        const error = caught instanceof UploadError ? caught.info : toApiErrorInfo(caught);
-        dispatch({ type: 'failed', id: item.id, error, retryable: true });
-        setAnnouncement(t('announceFailed', { filename, reason: errorText(error) }));
-      }
-    },
-    [client, jobId, queryClient, trpc, t, errorText],
-  );
+  const { items } = snapshot;
+  const nameCounts = new Map<string, number>();
+  for (const item of items) nameCounts.set(item.filename, (nameCounts.get(item.filename) ?? 0) + 1);
 
-  const uploadStaged = useCallback(async () => {
-    const staged = items.filter((item) => item.status === 'staged');
-    if (staged.length === 0) return;
-    setBundleError(null);
-    setDeclaring(true);
-    setAnnouncement(t('announceDeclaring', { count: staged.length }));
-
-    // 1. Declare all staged files as one bundle; a rejection stores nothing and uploads nothing.
-    let declared: { bundleId: string; files: { fileId: string }[] };
-    try {
-      declared = await client.bundles.declare.mutate({
-        jobId,
-        files: staged.map((item) => ({
-          filename: item.file.name,
-          sizeBytes: item.file.size,
-          role: item.role,
-          lastModified: Math.max(0, Math.trunc(item.file.lastModified)),
-        })),
-      });
-    } catch (caught) {
-      const error = toApiErrorInfo(caught);
-      const filename = typeof error.details.filename === 'string' ? error.details.filename : null;
-      setBundleError(error);
-      dispatch({ type: 'declareFailed', ids: staged.map((item) => item.id), error, filename });
-      setAnnouncement(errorText(error));
-      return;
-    } finally {
-      setDeclaring(false);
-    }
-
-    // 2. The server returns the files in the order they were declared.
-    const queue = staged.flatMap((item, index) => {
-      const fileId = declared.files[index]?.fileId;
-      return fileId ? [{ ...item, bundleId: declared.bundleId, fileId }] : [];
-    });
-    dispatch({
-      type: 'declared',
-      bundleId: declared.bundleId,
-      files: queue.map((item) => ({ id: item.id, fileId: item.fileId })),
-    });
-
-    // 3. Upload the files, MAX_FILES_IN_FLIGHT at a time.
-    let nextIndex = 0;
-    const runWorker = async (): Promise<void> => {
-      while (nextIndex < queue.length) {
-        const item = queue[nextIndex];
-        nextIndex += 1;
-        if (item) await uploadOne(item);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(MAX_FILES_IN_FLIGHT, queue.length) }, runWorker));
-  }, [items, client, jobId, t, errorText, uploadOne]);
-
-  const retry = (item: UploadItem): void => {
-    if (item.bundleId === null || item.fileId === null) return;
-    void uploadOne({ ...item, bundleId: item.bundleId, fileId: item.fileId });
-  };
-
-  const stagedCount = items.filter((item) => item.status === 'staged').length;
-  const doneCount = items.filter((item) => item.status === 'done').length;
+  const overallPercent = percentOf(snapshot.uploadedBytes, snapshot.totalBytes, snapshot.totalBytes === 0);
+  const canPause = items.some((item) => item.status === 'queued' || item.status === 'uploading');
+  const canResume = items.some((item) => item.status === 'paused' || (item.status === 'failed' && item.retryable));
+  const canCancel = items.some((item) => ['queued', 'uploading', 'paused', 'failed'].includes(item.status));
+  const canClear = items.some((item) => ['done', 'cancelled', 'rejected'].includes(item.status));
 
   return (
     <section className="panel" aria-labelledby="uploader-heading">
       <h2 id="uploader-heading">{t('heading')}</h2>
 
-      <div {...getRootProps({ className: isDragActive ? 'dropzone dropzone-active' : 'dropzone' })}>
+      <div {...getRootProps({ className: isDragActive ? 'dropzone dropzone-active' : 'dropzone', role: 'region', 'aria-label': t('dropZoneLabel') })}>
         <input {...getInputProps({ 'aria-label': t('fileInputLabel') })} />
         <p>{isDragActive ? t('dropNow') : t('dropHint')}</p>
-        <button type="button" className="button" onClick={open}>
-          {t('chooseFiles')}
-        </button>
+        <div className="dropzone-buttons">
+          <button type="button" className="button button-primary" onClick={open}>
+            {t('chooseFiles')}
+          </button>
+          <button type="button" className="button" onClick={() => folderInputRef.current?.click()}>
+            {t('chooseFolder')}
+          </button>
+        </div>
+        <input
+          ref={folderInputRef}
+          type="file"
+          hidden
+          multiple
+          aria-hidden="true"
+          tabIndex={-1}
+          data-testid="folder-input"
+          {...{ webkitdirectory: '' }}
+          onChange={(event) => {
+            addFiles(Array.from(event.target.files ?? []));
+            event.target.value = '';
+          }}
+        />
         <p className="hint">{t('formatsHint')}</p>
       </div>
 
-      {bundleError && (
-        <p className="error" role="alert">
-          {t('declareFailed', { reason: errorText(bundleError) })}
+      {!snapshot.online && (
+        <p className="notice" role="status">
+          {t('offline')}
         </p>
       )}
 
+      <UnfinishedUploads sessions={shownUnfinished} manager={manager} onChanged={refreshUnfinished} />
+
       {items.length > 0 && (
-        <ul className="upload-list" aria-label={t('listLabel')}>
-          {items.map((item) => {
-            const percent = progressPercent(item);
-            return (
-              <li key={item.id} className={`upload-item upload-item-${item.status}`}>
-                <div className="upload-item-head">
-                  <span className="filename">{item.file.name}</span>
-                  <span className="muted">{formatSize(item.file.size)}</span>
-                </div>
-                <div className="upload-item-controls">
-                  <label>
-                    <span className="visually-hidden">{t('roleFor', { filename: item.file.name })}</span>
-                    <select
-                      value={item.role}
-                      disabled={item.status !== 'staged'}
-                      onChange={(event) => dispatch({ type: 'setRole', id: item.id, role: event.target.value as Role })}
-                    >
-                      {ROLES.map((role) => (
-                        <option key={role} value={role}>
-                          {tRoles(role)}
-                        </option>
-                      ))}
-                    </select>
-                  </label>
-                  <progress max={100} value={percent} aria-label={t('progressFor', { filename: item.file.name })} />
-                  <span className="status" data-status={item.status}>
-                    {item.status === 'uploading' ? t('statusUploadingPercent', { percent }) : t(`status.${item.status}`)}
-                  </span>
-                  {item.status === 'staged' && (
-                    <button
-                      type="button"
-                      className="button-link"
-                      onClick={() => dispatch({ type: 'remove', id: item.id })}
-                      aria-label={t('removeFile', { filename: item.file.name })}
-                    >
-                      {t('remove')}
-                    </button>
-                  )}
-                  {item.status === 'failed' && item.retryable && item.fileId !== null && (
-                    <button
-                      type="button"
-                      className="button-link"
-                      onClick={() => retry(item)}
-                      aria-label={t('retryFile', { filename: item.file.name })}
-                    >
-                      {t('retry')}
-                    </button>
-                  )}
-                </div>
-                {item.error && <p className="error">{errorText(item.error)}</p>}
-              </li>
-            );
-          })}
-        </ul>
+        <>
+          <div className="overall" data-testid="overall-progress">
+            <progress max={100} value={overallPercent} aria-label={t('overallProgress')} />
+            <span>
+              {t('overall', { uploaded: formatSize(snapshot.uploadedBytes), total: formatSize(snapshot.totalBytes), percent: overallPercent })}
+            </span>
+            {snapshot.bytesPerSecond !== null && (
+              <span className="muted">
+                {t('speed', { speed: formatSize(snapshot.bytesPerSecond) })}
+                {snapshot.secondsLeft !== null && ` · ${t('timeLeft', { duration: formatDuration(snapshot.secondsLeft) })}`}
+              </span>
+            )}
+          </div>
+          <div className="actions">
+            <button type="button" className="button" disabled={!canPause} onClick={() => manager.pauseAll()}>
+              {t('pauseAll')}
+            </button>
+            <button type="button" className="button" disabled={!canResume} onClick={() => manager.resumeAll()}>
+              {t('resumeAll')}
+            </button>
+            <button type="button" className="button" disabled={!canCancel} onClick={() => void manager.cancelAll().then(refreshUnfinished)}>
+              {t('cancelAll')}
+            </button>
+            <button type="button" className="button" disabled={!canClear} onClick={() => manager.clearFinished()}>
+              {t('clearFinished')}
+            </button>
+          </div>
+          <ul className="upload-list" aria-label={t('listLabel')}>
+            {items.map((item) => (
+              <UploadItemRow key={item.id} item={item} manager={manager} duplicateName={(nameCounts.get(item.filename) ?? 0) > 1} />
+            ))}
+          </ul>
+        </>
       )}
 
-      <div className="actions">
-        <button type="button" className="button button-primary" disabled={stagedCount === 0 || declaring} onClick={() => void uploadStaged()}>
-          {t('uploadButton', { count: stagedCount })}
-        </button>
-        {doneCount > 0 && (
-          <button type="button" className="button" onClick={() => dispatch({ type: 'clearFinished' })}>
-            {t('clearFinished')}
-          </button>
-        )}
-      </div>
-
-      <div className="visually-hidden" role="status" aria-live="polite" aria-atomic="true">
-        {announcement}
-      </div>
+      <UploadSettingsPanel settings={snapshot.settings} manager={manager} />
+      <LiveRegion announcements={snapshot.announcements} />
     </section>
   );
 }

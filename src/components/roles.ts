@@ -1,28 +1,10 @@
-// Mirrors the role and extension rules of src/server/rules.ts, which imports Node modules and so
-// cannot be bundled for the browser. The server stays the judge: it rejects a bad role at declare.
+import { datasetFormatOf, type DatasetFormat, type Role, ROLES } from '@/lib/file-rules';
 
-export const ROLES = ['primary_dataset', 'secondary_dataset', 'auxiliary_data', 'other'] as const;
-export type Role = (typeof ROLES)[number];
-
-export function isRole(value: string): value is Role {
-  return (ROLES as readonly string[]).includes(value);
-}
-
-/** Dataset formats by extension (lower case, with the dot), as the server checks them at declare. */
-const FORMAT_BY_EXTENSION: Record<string, 'csv' | 'excel' | 'dta'> = {
-  '.csv': 'csv',
-  '.tsv': 'csv',
-  '.txt': 'csv',
-  '.xlsx': 'excel',
-  '.xls': 'excel',
-  '.dta': 'dta',
-};
+export { isRole, ROLES, type Role } from '@/lib/file-rules';
 
 /** Returns the dataset format a filename's extension declares, or null for a file that is not a dataset. */
-export function formatOfFilename(filename: string): 'csv' | 'excel' | 'dta' | null {
-  const dot = filename.lastIndexOf('.');
-  if (dot <= 0) return null;
-  return FORMAT_BY_EXTENSION[filename.slice(dot).toLowerCase()] ?? null;
+export function formatOfFilename(filename: string): DatasetFormat | null {
+  return datasetFormatOf(filename);
 }
 
 export function isDatasetFilename(filename: string): boolean {

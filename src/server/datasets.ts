@@ -16,6 +16,7 @@ import { formatForRole, isRole, ROLES } from './rules';
 import type { Runtime } from './runtime';
 import { parseEncodingOption } from './preview/dta/text';
 import { normalizeEncodingOverride } from './preview/encoding';
+import { previewDataset } from './preview';
 import { signedQuery } from './storage/signing';
 
 export const DOWNLOADS_PATH_PREFIX = '/api/objects/downloads/';
@@ -117,6 +118,9 @@ export async function setReadOptions(
   if (input.delimiter !== undefined && dataset.format !== 'csv') {
     throw new InletError('INPUT_INVALID', `delimiter applies to CSV files; dataset ${dataset.datasetKey} is ${dataset.format}.`, { field: 'delimiter' });
   }
+  if (input.headerRow !== undefined && dataset.format === 'dta') {
+    throw new InletError('INPUT_INVALID', `headerRow applies to CSV and Excel files; a Stata file's column names come from its variables.`, { field: 'headerRow' });
+  }
   if (input.encoding !== undefined && dataset.format === 'excel') {
     throw new InletError('INPUT_INVALID', `encoding applies to CSV and Stata files; dataset ${dataset.datasetKey} is an Excel workbook.`, { field: 'encoding' });
   }
@@ -129,6 +133,20 @@ export async function setReadOptions(
     merged.encoding = dataset.format === 'csv' ? normalizeEncodingOverride(input.encoding) : parseEncodingOption(input.encoding);
   }
   if (input.delimiter !== undefined) merged.delimiter = input.delimiter;
+
+  // The reader must accept the new options before they are saved, so a saved choice can never
+  // make every later preview fail (a sheet that does not exist, a header row past the table).
+  await previewDataset(runtime, principal, {
+    jobId: job.id,
+    datasetKey: dataset.datasetKey,
+    rows: 1,
+    columns: 1,
+    sheetName: merged.sheetName,
+    headerRow: merged.headerRow,
+    encoding: merged.encoding,
+    delimiter: merged.delimiter,
+    waitForCount: false,
+  });
 
   db.transaction((tx) => {
     tx.update(datasets)

@@ -89,9 +89,12 @@ async function main(): Promise<void> {
       response.end();
     });
   });
-  // Uploads of large parts over slow links may take longer than Node's default 300 s request timeout.
+  // Uploads of large parts over slow links may take longer than Node's default 300 s request
+  // timeout, so a request has no total limit; a connection that sends nothing for a minute is
+  // closed instead, which also frees the part slot of a client that stalled mid-PUT.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
+  server.timeout = 60_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

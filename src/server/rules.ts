@@ -1,65 +1,38 @@
-import path from 'node:path';
+import { datasetFormatOf, extensionOf, filenameProblem, MAX_FILENAME_BYTES, type DatasetFormat, type FilenameProblem, type Role } from '@/lib/file-rules';
 
 import { InletError } from './errors';
 
-export const ROLES = ['primary_dataset', 'secondary_dataset', 'auxiliary_data', 'other'] as const;
-export type Role = (typeof ROLES)[number];
+export { extensionOf, isRole, ROLES, type DatasetFormat, type Role } from '@/lib/file-rules';
 
 export const DATASET_ROLES: readonly Role[] = ['primary_dataset', 'secondary_dataset', 'auxiliary_data'];
 
-export type DatasetFormat = 'csv' | 'excel' | 'dta';
 export type FileFormat = DatasetFormat | 'other';
 
-/** Extensions (lower case, with the dot) a dataset role accepts, and the format each one means. */
-export const DATASET_EXTENSIONS: Readonly<Record<string, DatasetFormat>> = {
-  '.csv': 'csv',
-  '.tsv': 'csv',
-  '.txt': 'csv',
-  '.xlsx': 'excel',
-  '.xls': 'excel',
-  '.dta': 'dta',
+const PROBLEM_TEXT: Record<FilenameProblem, string> = {
+  empty: 'it is empty',
+  malformed: 'it contains an unpaired UTF-16 surrogate, which is not valid Unicode text',
+  tooLong: `it is longer than ${MAX_FILENAME_BYTES} UTF-8 bytes`,
+  blank: 'it is blank',
+  control: 'it contains a control character',
+  bidi: 'it contains a bidirectional override character',
+  path: 'it contains a path separator; send the base name only',
+  dotSegment: 'it is a relative path segment',
 };
 
-const MAX_FILENAME_BYTES = 255;
-
-// C0 and C1 control characters and DEL.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
-// Bidirectional embeddings, overrides and isolates, which can make a name display as another name.
-const BIDI_OVERRIDES = /[\u202a-\u202e\u2066-\u2069]/u;
-
-export function isRole(value: string): value is Role {
-  return (ROLES as readonly string[]).includes(value);
-}
-
 /**
- * Normalises a client's filename to NFC and checks that it is a safe display name: 1–255 UTF-8
- * bytes, not blank, one path segment, no control or bidirectional-override characters. Returns the
- * normalised name or raises INPUT_FILENAME_UNSAFE naming the rule that failed.
+ * Normalises a client's filename to NFC and checks that it is a safe display name. Returns the
+ * normalised name or raises INPUT_FILENAME_UNSAFE with the rule that failed in `details.reason`.
  */
 export function normalizeFilename(raw: string): string {
   const name = raw.normalize('NFC');
-  const reject = (reason: string): never => {
-    throw new InletError('INPUT_FILENAME_UNSAFE', `Filename ${JSON.stringify(raw)} is not allowed: ${reason}.`, {
+  const problem = filenameProblem(name);
+  if (problem !== null) {
+    throw new InletError('INPUT_FILENAME_UNSAFE', `Filename ${JSON.stringify(raw)} is not allowed: ${PROBLEM_TEXT[problem]}.`, {
       filename: raw,
-      reason,
+      reason: problem,
     });
-  };
-
-  const byteLength = Buffer.byteLength(name, 'utf8');
-  if (byteLength === 0) reject('it is empty');
-  if (byteLength > MAX_FILENAME_BYTES) reject(`it is ${byteLength} UTF-8 bytes long, the maximum is ${MAX_FILENAME_BYTES}`);
-  if (name.trim() === '') reject('it is blank');
-  if (CONTROL_CHARACTERS.test(name)) reject('it contains a control character');
-  if (BIDI_OVERRIDES.test(name)) reject('it contains a bidirectional override character');
-  if (name.includes('/') || name.includes('\\')) reject('it contains a path separator; send the base name only');
-  if (name === '.' || name === '..') reject('it is a relative path segment');
+  }
   return name;
-}
-
-/** Returns the lower-cased extension of a filename, with its dot, or '' when it has none. */
-export function extensionOf(filename: string): string {
-  const ext = path.extname(filename);
-  return ext === filename ? '' : ext.toLowerCase();
 }
 
 /**
@@ -70,7 +43,7 @@ export function formatForRole(filename: string, role: Role): FileFormat {
   if (role === 'other') return 'other';
 
   const extension = extensionOf(filename);
-  const format = DATASET_EXTENSIONS[extension];
+  const format = datasetFormatOf(filename);
   if (!format) {
     throw new InletError(
       'INPUT_UNSUPPORTED_FORMAT',

@@ -108,17 +108,16 @@ export async function createSession(
     });
   }
 
-  const existing = db
-    .select()
-    .from(uploadSessions)
-    .where(and(eq(uploadSessions.fileId, file.id), inArray(uploadSessions.status, [...LIVE_STATUSES, 'finalized'])))
-    .get();
-  if (existing && existing.expiresAt > nowIso(now)) {
-    return describeSession(runtime, existing, file.mimeType, baseUrl, now);
-  }
-  if (existing?.status === 'finalized') {
-    return describeSession(runtime, existing, file.mimeType, baseUrl, now);
-  }
+  const reusable = (): SessionRow | undefined => {
+    const existing = db
+      .select()
+      .from(uploadSessions)
+      .where(and(eq(uploadSessions.fileId, file.id), inArray(uploadSessions.status, [...LIVE_STATUSES, 'finalized'])))
+      .get();
+    return existing && (existing.status === 'finalized' || existing.expiresAt > nowIso(now)) ? existing : undefined;
+  };
+  const existing = reusable();
+  if (existing) return describeSession(runtime, existing, file.mimeType, baseUrl, now);
 
   const plan = planUpload(file.sizeBytes, config);
   await requireFreeSpace(config.dataDir, file.sizeBytes);
@@ -143,7 +142,12 @@ export async function createSession(
     updatedAt: createdAt,
   };
 
-  db.transaction((tx) => {
+  const winner = db.transaction((tx) => {
+    // Checked again inside the write transaction: a concurrent call for the same file may have
+    // issued its session since the check above, and then that session is the answer.
+    const concurrent = reusable();
+    if (concurrent) return concurrent;
+
     // Counted inside the write transaction so that concurrent requests cannot pass the limit together.
     const live =
       tx
@@ -159,7 +163,10 @@ export async function createSession(
       );
     }
     tx.insert(uploadSessions).values(session).run();
+    return null;
   });
+  if (winner) return describeSession(runtime, winner, file.mimeType, baseUrl, now);
+
 
   logger.info(
     { event: 'session.created', uploadSessionId: session.id, jobId: job.id, fileId: file.id, strategy: plan.strategy, sizeBytes: file.sizeBytes, partCount: plan.partCount },
@@ -392,6 +399,12 @@ export function listSessions(runtime: Runtime, principal: Principal, input: { jo
 export async function abortSession(runtime: Runtime, principal: Principal, input: { uploadSessionId: string }): Promise<{ uploadSessionId: string; status: 'aborted' }> {
   const { db, store, logger } = runtime;
   const session = requireSession(db, principal, input.uploadSessionId);
+  if (session.status === 'expired' || (session.status === 'issued' && session.expiresAt <= nowIso())) {
+    throw new InletError('UPLOAD_SESSION_EXPIRED', `Upload session ${session.id} expired at ${session.expiresAt}; its parts are deleted by the sweeper.`, {
+      uploadSessionId: session.id,
+      expiresAt: session.expiresAt,
+    });
+  }
   if (session.status !== 'aborted') {
     const job = db.select().from(jobs).where(eq(jobs.id, session.jobId)).get();
     if (job) requireOpenJob(job);

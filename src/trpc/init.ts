@@ -65,6 +65,9 @@ function describeError(error: TRPCError): ErrorData & { message: string } {
     // tRPC's own routing errors: an unknown procedure, or a query sent as POST.
     return { errorCode: 'INPUT_INVALID', details: {}, message: error.message };
   }
+  if (error.code === 'UNSUPPORTED_MEDIA_TYPE') {
+    return { errorCode: 'INPUT_INVALID', details: {}, message: 'Send mutations with "content-type: application/json".' };
+  }
   if (error.code === 'PAYLOAD_TOO_LARGE') {
     return { errorCode: 'INPUT_INVALID', details: {}, message: 'The request body is too large.' };
   }

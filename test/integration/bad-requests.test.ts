@@ -162,6 +162,9 @@ const CASES: Case[] = [
   { name: 'JSON array as input', run: () => raw('POST', 'jobs.create', '[1,2]'), status: 400, code: 'INPUT_INVALID' },
   { name: 'unknown procedure', run: () => raw('POST', 'jobs.nope', '{}'), status: 404, code: 'INPUT_INVALID' },
   { name: 'mutation called as query', run: () => raw('GET', 'jobs.create', undefined), status: 405, code: 'INPUT_INVALID' },
+  { name: 'PUT to a procedure', run: () => raw('PUT', 'jobs.create', '{}'), status: 405, code: 'INPUT_INVALID' },
+  { name: 'form-encoded mutation', run: () => raw('POST', 'jobs.create', 'title=x', { 'content-type': 'application/x-www-form-urlencoded' }), status: 415, code: 'INPUT_INVALID' },
+  { name: 'batch of 51 calls', run: () => raw('POST', `${Array.from({ length: 51 }, () => 'jobs.create').join(',')}?batch=1`, JSON.stringify(Object.fromEntries(Array.from({ length: 51 }, (_, index) => [index, {}])))), status: 400, code: 'INPUT_INVALID' },
   { name: 'title too long', run: () => trpc('mutation', 'jobs.create', { title: 'x'.repeat(201) }), status: 400, code: 'INPUT_INVALID' },
   { name: 'unknown field in create', run: () => trpc('mutation', 'jobs.create', { title: 't', owner: 'me' }), status: 400, code: 'INPUT_INVALID' },
 
@@ -191,6 +194,7 @@ const CASES: Case[] = [
   { name: 'dot-dot filename', run: () => declare(job, [file({ filename: '..', role: 'other' })]), status: 400, code: 'INPUT_FILENAME_UNSAFE' },
   { name: 'NUL in filename', run: () => declare(job, [file({ filename: 'a\u0000.csv' })]), status: 400, code: 'INPUT_FILENAME_UNSAFE' },
   { name: 'newline in filename', run: () => declare(job, [file({ filename: 'a\nb.csv' })]), status: 400, code: 'INPUT_FILENAME_UNSAFE' },
+  { name: 'lone surrogate filename', run: () => declare(job, [file({ filename: 'a\ud800b.csv' })]), status: 400, code: 'INPUT_FILENAME_UNSAFE' },
   { name: 'bidi override filename', run: () => declare(job, [file({ filename: 'report\u202Evsc.exe' })]), status: 400, code: 'INPUT_FILENAME_UNSAFE' },
   { name: 'filename over 255 bytes', run: () => declare(job, [file({ filename: `${'数'.repeat(85)}.csv` })]), status: 400, code: 'INPUT_FILENAME_UNSAFE' },
 
@@ -249,6 +253,8 @@ const CASES: Case[] = [
   { name: 'set unknown role', run: () => trpc('mutation', 'inputs.setRole', { jobId: otherJob.jobId, datasetKey, role: 'main' }, otherJob.token), status: 400, code: 'INPUT_ROLE_INVALID' },
   { name: 'set role of unknown dataset', run: () => trpc('mutation', 'inputs.setRole', { jobId: otherJob.jobId, datasetKey: 'ds_0000000000000000', role: 'other' }, otherJob.token), status: 404, code: 'DATASET_NOT_FOUND' },
   { name: 'remove unknown dataset', run: () => trpc('mutation', 'inputs.removeDataset', { jobId: otherJob.jobId, datasetKey: 'ds_0000000000000000' }, otherJob.token), status: 404, code: 'DATASET_NOT_FOUND' },
+  { name: 'unknown saved encoding', run: () => trpc('mutation', 'inputs.setReadOptions', { jobId: otherJob.jobId, datasetKey, encoding: 'x-no-such' }, otherJob.token), status: 400, code: 'INPUT_INVALID' },
+  { name: 'saved header row past table', run: () => trpc('mutation', 'inputs.setReadOptions', { jobId: otherJob.jobId, datasetKey, headerRow: 1_048_576 }, otherJob.token), status: 400, code: 'INPUT_INVALID' },
   { name: 'sheet name on a CSV', run: () => trpc('mutation', 'inputs.setReadOptions', { jobId: otherJob.jobId, datasetKey, sheetName: 'Sheet1' }, otherJob.token), status: 400, code: 'INPUT_INVALID' },
   { name: 'download with other token', run: () => trpc('query', 'inputs.downloadUrl', { jobId: otherJob.jobId }, job.token), status: 404, code: 'JOB_NOT_FOUND' },
 

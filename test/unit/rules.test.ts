@@ -18,6 +18,7 @@ describe('filename rules', () => {
   const accepted: [string, string][] = [
     ['data.csv', 'data.csv'],
     ['分省年度数据 (2).csv', '分省年度数据 (2).csv'],
+    ['😀 emoji.csv', '😀 emoji.csv'],
     ['Straße.xlsx', 'Straße.xlsx'],
     ['.hidden.csv', '.hidden.csv'],
     ['no extension', 'no extension'],
@@ -44,6 +45,8 @@ describe('filename rules', () => {
     ['a\u0085b.csv', 'C1 next line'],
     ['invoice\u202Efdp.exe', 'right-to-left override'],
     ['a\u2066b.csv', 'left-to-right isolate'],
+    ['a\ud800b.csv', 'lone high surrogate'],
+    ['a\udc00b.csv', 'lone low surrogate'],
     [`${'a'.repeat(252)}.csv`, '256 bytes'],
     [`${'数'.repeat(86)}.csv`, '262 UTF-8 bytes in 90 characters'],
   ];

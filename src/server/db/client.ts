@@ -16,5 +16,12 @@ export function openDatabase(filePath: string): Db {
   sqlite.pragma('foreign_keys = ON');
   // With WAL, NORMAL loses no committed transaction on a process crash, only on power loss.
   sqlite.pragma('synchronous = NORMAL');
-  return drizzle(sqlite, { schema });
+  const db = drizzle(sqlite, { schema });
+
+  // Every transaction here writes, and most read first. A DEFERRED transaction that reads and then
+  // writes fails at once with SQLITE_BUSY when another process committed in between (busy_timeout
+  // cannot help: its snapshot is stale), so transactions start IMMEDIATE and wait for the write lock.
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((run, config) => transaction(run, { behavior: 'immediate', ...config })) as typeof db.transaction;
+  return db;
 }

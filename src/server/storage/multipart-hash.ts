@@ -99,6 +99,16 @@ async function advanceOnce(db: Db, target: HashTarget): Promise<AdvanceResult> {
         .where(and(eq(uploadParts.uploadSessionId, target.uploadSessionId), eq(uploadParts.partNumber, partNumber)))
         .get();
       if (current?.sha256 !== part.sha256) return false;
+      // The state this one extends must still be saved: a re-PUT of an earlier part deletes the
+      // states from that part on, and then the bytes hashed so far are no longer the file's.
+      if (partNumber > 1) {
+        const base = tx
+          .select({ throughPart: hashStates.throughPart })
+          .from(hashStates)
+          .where(and(eq(hashStates.uploadSessionId, target.uploadSessionId), eq(hashStates.throughPart, partNumber - 1)))
+          .get();
+        if (!base) return false;
+      }
       tx.insert(hashStates).values({ uploadSessionId: target.uploadSessionId, throughPart: partNumber, state }).onConflictDoUpdate({
         target: [hashStates.uploadSessionId, hashStates.throughPart],
         set: { state },

@@ -21,7 +21,7 @@ import { UPLOADS_PATH_PREFIX } from './local-store';
 import { advanceHash, invalidateHashFrom } from './multipart-hash';
 import { verifySignedQuery } from './signing';
 
-type S3ErrorCode = 'AccessDenied' | 'BadDigest' | 'EntityTooLarge' | 'IncompleteBody' | 'NoSuchUpload' | 'NoSuchKey' | 'OperationAborted' | 'MethodNotAllowed' | 'InvalidArgument' | 'InternalError';
+type S3ErrorCode = 'AccessDenied' | 'BadDigest' | 'EntityTooLarge' | 'IncompleteBody' | 'NoSuchUpload' | 'NoSuchKey' | 'OperationAborted' | 'ServiceUnavailable' | 'MethodNotAllowed' | 'InvalidArgument' | 'InternalError';
 
 class StoreError extends Error {
   constructor(
@@ -221,6 +221,16 @@ async function receiveBody(
   } catch (error) {
     await discard();
     if (error instanceof StoreError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      runtime.logger.error({ event: 'object.disk_full', uploadSessionId: target.session.id, partNumber: target.partNumber, err: error }, 'disk full while storing a part');
+      throw new StoreError(503, 'ServiceUnavailable', "The server's disk is full; nothing of this part was kept. Try again later.");
+    }
+    if (code === 'ENOENT') {
+      // The session's folder was deleted under the upload: it was aborted, expired or its job locked.
+      throw new StoreError(404, 'NoSuchUpload', 'The upload session ended while the part was being sent.');
+    }
+    if (!request.aborted && code !== 'ECONNRESET' && code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
     runtime.logger.info(
       { event: 'object.put_aborted', uploadSessionId: target.session.id, partNumber: target.partNumber, receivedBytes: limiter.bytes },
       'object PUT aborted by the client',
@@ -292,12 +302,24 @@ async function storeDirectPart(
 
   crashPoint(runtime, 'put.before_rename');
   const finalFile = store.partFile(target.session, target.partNumber, received.sha256);
-  await fsPromises.rename(temporary, finalFile);
+  // A hard link creates the content-named file only if it is missing: a file of that name already
+  // holds these exact bytes, and finalize may be moving it right now, so it must not be replaced.
+  let created = true;
+  try {
+    await fsPromises.link(temporary, finalFile);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new StoreError(404, 'NoSuchUpload', 'The upload session ended while the part was being sent.');
+    if (code !== 'EEXIST') throw error;
+    created = false;
+  } finally {
+    await discard();
+  }
   crashPoint(runtime, 'put.before_record');
 
   const recorded = recordPart(runtime, target, received.sha256);
   if (recorded === false) {
-    await fsPromises.rm(finalFile, { force: true });
+    if (created) await fsPromises.rm(finalFile, { force: true });
     throw new StoreError(404, 'NoSuchUpload', 'The upload session ended while the part was being sent.');
   }
   if (recorded.previousSha256 !== null && recorded.previousSha256 !== received.sha256) {
@@ -330,16 +352,24 @@ function ownerIsGone(owner: string): boolean {
  * Takes the write slot of one part. The part's record and the saved hash states that include it
  * are dropped in the same transaction: from here until the new record, the part reads as missing.
  */
-function claimPartWrite(runtime: Runtime, target: PartTarget): boolean {
+function claimPartWrite(runtime: Runtime, target: PartTarget): 'claimed' | 'busy' | 'ended' {
   const { session, partNumber } = target;
   const now = new Date();
   return runtime.db.transaction((tx) => {
+    // Finalize claims the session by moving it out of `issued`; from then on no part may change.
+    const live = tx
+      .select({ id: uploadSessions.id })
+      .from(uploadSessions)
+      .where(and(eq(uploadSessions.id, session.id), eq(uploadSessions.status, 'issued')))
+      .get();
+    if (!live) return 'ended';
+
     const current = tx
       .select()
       .from(partWrites)
       .where(and(eq(partWrites.uploadSessionId, session.id), eq(partWrites.partNumber, partNumber)))
       .get();
-    if (current && current.leaseExpiresAt > nowIso(now) && !ownerIsGone(current.owner)) return false;
+    if (current && current.leaseExpiresAt > nowIso(now) && !ownerIsGone(current.owner)) return 'busy';
 
     const leaseExpiresAt = nowIso(addSeconds(now, PART_WRITE_LEASE_SECONDS));
     tx.insert(partWrites)
@@ -348,7 +378,7 @@ function claimPartWrite(runtime: Runtime, target: PartTarget): boolean {
       .run();
     tx.delete(uploadParts).where(and(eq(uploadParts.uploadSessionId, session.id), eq(uploadParts.partNumber, partNumber))).run();
     invalidateHashFrom(tx as unknown as Db, session.id, partNumber);
-    return true;
+    return 'claimed';
   });
 }
 
@@ -370,7 +400,11 @@ async function storeMultipartPart(
   target: PartTarget,
 ): Promise<{ sha256: string; etag: string } | null> {
   const { session, partNumber } = target;
-  if (session.status !== 'issued' || !claimPartWrite(runtime, target)) {
+  const claim = claimPartWrite(runtime, target);
+  if (claim === 'ended') {
+    throw new StoreError(404, 'NoSuchUpload', 'The upload session has ended (finalized, aborted, expired, or its job is locked).');
+  }
+  if (claim === 'busy') {
     throw new StoreError(409, 'OperationAborted', `Another PUT of part ${partNumber} is in progress; wait for it to finish, then retry.`);
   }
 

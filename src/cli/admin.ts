@@ -22,15 +22,8 @@ import { LocalObjectStore } from '../server/storage/local-store';
 import { loadSigningSecret } from '../server/storage/signing';
 import { sweepOnce } from '../server/sweeper';
 import { DataPaths } from '../server/workspace';
+import { ADMIN_HELP } from './admin-entry';
 import { CommandError, type Io, parse, UsageError } from './common';
-
-export const ADMIN_HELP = `Usage:
-  inlet admin tenant create TENANT_ID [--json]   create a tenant key (printed once)
-  inlet admin token create JOB_ID [--json]       issue a new job token for a job
-  inlet admin gc [--json]                        expire old upload sessions and delete their parts
-
-The admin commands work on the server's data directory directly: run them on the server host
-with the server's environment (INLET_DATA_DIR and the other INLET_* settings).`;
 
 function projectRoot(): string {
   let directory = path.dirname(fileURLToPath(import.meta.url));

@@ -85,6 +85,7 @@ export function connect(
   values: { url?: string | undefined; token?: string | undefined; tenant?: string | undefined },
   io: Io,
   onRetry?: ConstructorParameters<typeof ApiClient>[0]['onRetry'],
+  attempts?: number,
 ): ApiClient {
   const baseUrl = values.url ?? io.env.INLET_URL;
   if (!baseUrl) throw new UsageError('The server URL is missing; pass --url URL or set INLET_URL.');
@@ -99,7 +100,7 @@ export function connect(
   }
   const token = values.token ?? io.env.INLET_TOKEN;
   const tenantId = values.tenant ?? io.env.INLET_TENANT;
-  return new ApiClient({ baseUrl: parsed.origin + parsed.pathname.replace(/\/+$/, ''), token: token || undefined, tenantId: tenantId || undefined, signal: io.signal, onRetry });
+  return new ApiClient({ baseUrl: parsed.origin + parsed.pathname.replace(/\/+$/, ''), token: token || undefined, tenantId: tenantId || undefined, signal: io.signal, onRetry, ...(attempts !== undefined ? { attempts } : {}) });
 }
 
 /** Like connect, and also requires the job id and a token. */
@@ -107,8 +108,9 @@ export function connectToJob(
   values: { url?: string | undefined; token?: string | undefined; tenant?: string | undefined; job?: string | undefined },
   io: Io,
   onRetry?: ConstructorParameters<typeof ApiClient>[0]['onRetry'],
+  attempts?: number,
 ): Connection {
-  const api = connect(values, io, onRetry);
+  const api = connect(values, io, onRetry, attempts);
   if (!(values.token ?? io.env.INLET_TOKEN)) throw new UsageError('The job token is missing; set INLET_TOKEN (or pass --token TOKEN).');
   const jobId = values.job ?? io.env.INLET_JOB;
   if (!jobId) throw new UsageError('The job id is missing; pass --job ID or set INLET_JOB.');

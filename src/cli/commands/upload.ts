@@ -104,6 +104,7 @@ export async function runUpload(args: string[], io: Io): Promise<number> {
   const reporter = createReporter(progressMode as ProgressMode | 'auto', io.stderr);
   const { api, baseUrl, jobId } = connectToJob(values, io, (info) =>
     reporter.retrying({ what: info.procedure, attempt: info.attempt, delayMs: info.delayMs, reason: info.error.message }),
+    retries + 1,
   );
   const stateDir = values['state-dir'] ?? io.env.INLET_STATE_DIR ?? '.inlet-upload';
   const states = new StateStore(path.resolve(stateDir));

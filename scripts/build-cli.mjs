@@ -1,6 +1,6 @@
-// Bundles the inlet command into one file, dist/inlet.mjs, that runs with nothing but Node 20+:
-// every package is bundled in, and the admin commands (which need the server's native SQLite
-// module and data dir) are replaced by a stub that says where to run them.
+// Bundles the inlet command into one file, dist/inlet.mjs, that runs with nothing but Node 20+.
+// Every package is bundled in. The admin commands need the server's native SQLite module and data
+// dir, so a stub that explains where to run them takes their place.
 import fs from 'node:fs';
 import path from 'node:path';
 

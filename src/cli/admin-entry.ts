@@ -10,9 +10,9 @@ from a checkout ("npx inlet admin ..." or "npm run admin -- ..."), with the serv
 (INLET_DATA_DIR and the other INLET_* settings). The standalone dist/inlet.mjs does not include them.`;
 
 /**
- * Loads the admin commands only when they run. They open the server's SQLite database through a
- * native module, which the client commands must not need; the standalone bundle replaces the
- * `./admin` module with a stub that explains where to run them.
+ * Loads the admin commands only when they run, because they open the server's SQLite database
+ * through a native module that the client commands must not need. The standalone bundle replaces
+ * the `./admin` module with a stub that explains where to run them.
  */
 export async function runAdminCommand(args: string[], io: Io): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {

@@ -8,7 +8,7 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
-/** A malformed command line: the message says which value is wrong and the usage follows. */
+/** A malformed command line. The message names the wrong value, and the usage follows it. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Computes a job fingerprint from its datasets: take `{ role, sha256, size_bytes }` of each,
- * sort by role, then sha256, comparing as plain strings; serialise as JSON with the keys sorted
- * and no whitespace; SHA-256 the UTF-8 bytes; write "sha256:" and the hex digest.
+ * Computes a job fingerprint from its datasets. It takes `{ role, sha256, size_bytes }` of each,
+ * sorts them by role, then sha256, comparing as plain strings, and serialises them as JSON with
+ * sorted keys and no whitespace. The result is "sha256:" and the hex SHA-256 of that UTF-8 text.
  *
  * This is written apart from the server's code on purpose, so that `inlet verify` checks the
  * server's arithmetic instead of repeating it. Test vector: one primary dataset of the 8 bytes

@@ -1,9 +1,9 @@
 /**
- * Runs every shell example of docs/API.md, in order, against a real server, and checks each
- * response against the one the document shows after it: the HTTP status, every field name of the
- * example (for arrays, those of the first element), and the values of the fields that decide
- * what a script does next (errorCode, success, status, …). So the document cannot drift from the
- * server without this test failing.
+ * Runs every shell example of docs/API.md in order against a real server. Each response is
+ * checked against the one the document shows after the example: the HTTP status, every field
+ * name of the example (for arrays, those of the first element), and the values of the fields
+ * that decide what a script does next (errorCode, success, status and a few more). So the
+ * document cannot drift from the server without this test failing.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -51,7 +51,8 @@ function extractExamples(markdown: string): Example[] {
       examples.push({ line: start, script: body, expected: null });
     } else if (pendingStatus !== null) {
       const last = examples[examples.length - 1];
-      assert.ok(last && last.expected === null, `docs/API.md line ${start}: a response block must follow a shell block`);
+      assert.ok(last, `docs/API.md line ${start}: a response block must follow a shell block`);
+      assert.equal(last.expected, null, `docs/API.md line ${start}: a shell block has two response blocks`);
       last.expected = { status: pendingStatus, language, body };
       pendingStatus = null;
     }
@@ -70,10 +71,13 @@ function assertShape(actual: unknown, example: unknown, where: string): void {
     return;
   }
   if (example !== null && typeof example === 'object') {
-    assert.ok(actual !== null && typeof actual === 'object' && !Array.isArray(actual), `${where}: expected an object, got ${JSON.stringify(actual)}`);
+    assert.equal(typeof actual, 'object', `${where}: expected an object, got ${JSON.stringify(actual)}`);
+    assert.ok(actual !== null, `${where}: expected an object, got null`);
+    assert.ok(!Array.isArray(actual), `${where}: expected an object, got an array`);
+    const record = actual as Record<string, unknown>;
     for (const [key, value] of Object.entries(example)) {
-      assert.ok(key in actual, `${where}.${key} is missing from ${JSON.stringify(actual).slice(0, 500)}`);
-      const actualValue: unknown = (actual as Record<string, unknown>)[key];
+      assert.ok(key in record, `${where}.${key} is missing from ${JSON.stringify(actual).slice(0, 500)}`);
+      const actualValue = record[key];
       if (EXACT_FIELDS.has(key) && (value === null || typeof value !== 'object')) {
         assert.deepEqual(actualValue, value, `${where}.${key}`);
       } else {

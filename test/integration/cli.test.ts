@@ -193,7 +193,7 @@ describe('inlet upload', () => {
   test('finalize failure exits with its code', async () => {
     const job = await createJob(api);
     const cwd = makeTempDir('inlet-cli-');
-    // Workbook bytes under a Stata name: finalize answers INPUT_FORMAT_MISMATCH, which no retry fixes.
+    // Workbook bytes under a Stata name: finalize returns INPUT_FORMAT_MISMATCH, which no retry fixes.
     const disguised = path.join(cwd, 'survey.dta');
     fs.copyFileSync(SHEETS, disguised);
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { computeJobFingerprint } from '../../src/cli/fingerprint';
 import { Api, createJob, putBytes, sha256Hex, type CreatedJob } from '../helpers/api';
 import { FIXTURES, progressEvents, runCli, spawnCli, type CliResult } from '../helpers/cli';
 import { makeTempDir, startServer, type TestServer } from '../helpers/server';
@@ -304,6 +305,26 @@ describe('inlet read commands', () => {
     assert.equal(result.code, 1);
     assert.match(result.stdout, /MISMATCH {2}receipt: /);
     assert.match(result.stdout, /MISMATCH {2}receipt file: /);
+  });
+});
+
+describe('verify fingerprint', () => {
+  test('matches the published test vector', () => {
+    // One primary dataset of the 8 bytes "a,b\n1,2\n".
+    const sha256 = '492d5ea496056f1a6a6592241032fab764c321596317930b4fa0e1e8bc3b7470';
+    assert.equal(sha256Hex('a,b\n1,2\n'), sha256);
+    assert.equal(computeJobFingerprint([{ role: 'primary_dataset', sha256, sizeBytes: 8 }]), 'sha256:cb89cb79edcdbf65297b51cf47458a27bdb73774373c3cb62cc857af9a32bf47');
+  });
+
+  test('ignores dataset order', () => {
+    const a = { role: 'secondary_dataset', sha256: 'b'.repeat(64), sizeBytes: 2 };
+    const b = { role: 'primary_dataset', sha256: 'a'.repeat(64), sizeBytes: 1 };
+    const c = { role: 'secondary_dataset', sha256: 'a'.repeat(64), sizeBytes: 3 };
+    assert.equal(computeJobFingerprint([a, b, c]), computeJobFingerprint([c, b, a]));
+  });
+
+  test('empty job hashes an empty list', () => {
+    assert.equal(computeJobFingerprint([]), `sha256:${sha256Hex('[]')}`);
   });
 });
 

@@ -138,7 +138,7 @@ before(async () => {
   await api.ok('mutation', 'jobs.lock', { jobId: lockedJob.jobId }, { token: lockedJob.token });
 
   // A tenant key of another tenant, made with the admin command on the same data dir.
-  const created = execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/admin.ts', 'tenant', 'create', 'acme', '--json'], {
+  const created = execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'admin', 'tenant', 'create', 'acme', '--json'], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, INLET_DATA_DIR: server.dataDir },
     encoding: 'utf8',

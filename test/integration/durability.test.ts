@@ -205,7 +205,8 @@ describe('two processes on one data dir', () => {
 
 describe('expiry', () => {
   test('expired URL is refreshed mid-upload', async () => {
-    const server = await startServer({ ...BASE_ENV, INLET_URL_TTL_SECONDS: '1' });
+    // Three seconds leave the first PUT time to finish on a loaded machine before the URLs expire.
+    const server = await startServer({ ...BASE_ENV, INLET_URL_TTL_SECONDS: '3' });
     try {
       const api = new Api(server.baseUrl);
       const job = await createJob(api);
@@ -236,7 +237,7 @@ describe('expiry', () => {
   });
 
   test('receipt replays after the session lifetime', async () => {
-    const server = await startServer({ ...BASE_ENV, INLET_URL_TTL_SECONDS: '1', INLET_SESSION_TTL_SECONDS: '2', INLET_SWEEP_INTERVAL_SECONDS: '1' });
+    const server = await startServer({ ...BASE_ENV, INLET_URL_TTL_SECONDS: '3', INLET_SESSION_TTL_SECONDS: '4', INLET_SWEEP_INTERVAL_SECONDS: '1' });
     try {
       const api = new Api(server.baseUrl);
       const job = await createJob(api);

@@ -184,8 +184,8 @@ export const partWrites = sqliteTable(
 );
 
 /**
- * Saved SHA-256 states of a multipart file: the hash of parts 1..throughPart, so the whole-file
- * hash advances while parts arrive and survives a restart.
+ * Progress of a multipart file's whole-file SHA-256: one row per part fed to the hash, in order,
+ * whose `state` column holds the id of the hashing run. A re-PUT deletes the rows from its part on.
  */
 export const hashStates = sqliteTable(
   'hash_states',

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import { parseTenantHeader } from '../server/auth';
 import { ConfigError, loadConfig } from '../server/config';
+import { loadEnvFile } from '../server/env-file';
 import { openDatabase } from '../server/db/client';
 import { migrateUnderLock } from '../server/db/migrate';
 import { InletError } from '../server/errors';
@@ -32,6 +33,8 @@ function projectRoot(): string {
 }
 
 async function openRuntime(json: boolean): Promise<Runtime> {
+  // The same configuration as the server: the environment first, then the project's .env file.
+  loadEnvFile(projectRoot());
   const config = loadConfig();
   const paths = new DataPaths(config.dataDir);
   fs.mkdirSync(config.dataDir, { recursive: true });

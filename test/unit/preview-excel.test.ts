@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 
 import { ExcelReader } from '../../src/server/preview/excel';
+import { classifyDateFormat } from '../../src/server/preview/spreadsheet';
 import type { DatasetSource, ReaderOptions } from '../../src/server/preview/types';
 import { readReference } from '../reference/reference';
 
@@ -39,4 +40,25 @@ describe('xlsx part order', () => {
       assert.deepEqual([...answers.keys()], [expected], `answers over ${ROUNDS} rounds`);
     });
   }
+});
+
+describe('number format General', () => {
+  for (const format of ['General', 'GENERAL', 'general', 'General;-General']) {
+    test(`${format} is not a date`, () => {
+      assert.equal(classifyDateFormat(format), null);
+    });
+  }
+
+  test('date format still a date', () => {
+    assert.equal(classifyDateFormat('dd.mm.yyyy'), 'date');
+  });
+
+  test('Formate.xls Blätt3 keeps numbers', async () => {
+    // xlrd reports the XF format of every cell on this sheet as GENERAL.
+    const reference = readReference({ path: path.join(FIXTURES, 'Formate.xls'), kind: 'xls', headerRow: null, sheet: 'Blätt3', rows: 200 });
+    const preview = await reader.preview(fixture('Formate.xls'), options({ sheetName: 'Blätt3' }));
+
+    assert.deepEqual(preview.rows, reference.rows);
+    assert.equal(preview.columns[0]?.type, 'integer');
+  });
 });

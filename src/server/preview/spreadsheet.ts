@@ -46,10 +46,13 @@ type DateFormatKind = 'date' | 'datetime' | 'time' | 'elapsed';
  * Returns null for a format that shows no date or time.
  */
 export function classifyDateFormat(format: string | undefined): DateFormatKind | null {
-  if (!format || format === 'General') return null;
+  if (!format) return null;
   const elapsed = /\[(h+|m+|s+)\]/iu.test(format);
+  // The keyword General is matched in any case: German Excel and LibreOffice write GENERAL, and
+  // its E would otherwise read as the era-year token.
   const bare = format
     .replace(/"[^"]*"/gu, '')
+    .replace(/general/giu, '')
     .replace(/\[[^\]]*\]/gu, '')
     .replace(/\\./gu, '')
     .replace(/_.|\*./gu, '')

@@ -1,20 +1,37 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 
 import { ExcelReader } from '../../src/server/preview/excel';
 import { classifyDateFormat } from '../../src/server/preview/spreadsheet';
 import type { DatasetSource, ReaderOptions } from '../../src/server/preview/types';
-import { readReference } from '../reference/reference';
+import { resolveWorkbookTarget } from '../../src/server/preview/xlsx';
+import { PYTHON, readReference } from '../reference/reference';
 
 const ROOT = path.join(import.meta.dirname, '../..');
 const FIXTURES = path.join(ROOT, 'fixtures/real');
 const reader = new ExcelReader({ projectRoot: ROOT });
+const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'inlet-excel-'));
+after(() => fs.rmSync(tempDir, { recursive: true, force: true }));
 
 function fixture(file: string): DatasetSource {
   const filePath = path.join(FIXTURES, file);
   return { datasetKey: `ds_${file}`, sha256: file, filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file).toLowerCase() };
+}
+
+function source(filePath: string): DatasetSource {
+  return { datasetKey: `ds_${path.basename(filePath)}`, sha256: filePath, filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(filePath).toLowerCase() };
+}
+
+/** Runs a Python script that writes a workbook to the path given as its first argument, and returns that path. */
+function writeWithPython(name: string, script: string): string {
+  const filePath = path.join(tempDir, name);
+  const result = spawnSync(PYTHON, ['-c', script, filePath], { encoding: 'utf8' });
+  assert.equal(result.status, 0, `${PYTHON} failed to write ${name}: ${result.stderr}`);
+  return filePath;
 }
 
 function options(extra: Partial<ReaderOptions> = {}): ReaderOptions {
@@ -60,5 +77,61 @@ describe('number format General', () => {
 
     assert.deepEqual(preview.rows, reference.rows);
     assert.equal(preview.columns[0]?.type, 'integer');
+  });
+});
+
+describe('workbooks written by openpyxl', () => {
+  test('absolute targets resolve', () => {
+    assert.equal(resolveWorkbookTarget('/xl/worksheets/sheet1.xml'), 'xl/worksheets/sheet1.xml');
+    assert.equal(resolveWorkbookTarget('worksheets/sheet1.xml'), 'xl/worksheets/sheet1.xml');
+    assert.equal(resolveWorkbookTarget('../xl/worksheets/./sheet2.xml'), 'xl/worksheets/sheet2.xml');
+  });
+
+  test('pandas to_excel matches openpyxl', async () => {
+    // openpyxl writes relationship targets as absolute part names and stores the worksheet before
+    // xl/workbook.xml in the archive.
+    const filePath = writeWithPython(
+      'pandas.xlsx',
+      [
+        'import sys, pandas',
+        'frame = pandas.DataFrame({"id": [1, 2, 3], "region": ["Zürich", "北京", "Åre"], "income": [1200.5, None, 980.25],',
+        '    "visit": pandas.to_datetime(["2021-03-01 08:30", "2021-03-02", None])})',
+        'frame.to_excel(sys.argv[1], sheet_name="data", index=False, engine="openpyxl")',
+      ].join('\n'),
+    );
+    const reference = readReference({ path: filePath, kind: 'xlsx', headerRow: 1, rows: 200 });
+    const preview = await reader.preview(source(filePath), options());
+
+    assert.deepEqual(preview.sheets, reference.sheets);
+    assert.equal(preview.headerRow, 1);
+    assert.deepEqual(preview.columns.map((column) => column.name), reference.names);
+    assert.equal(preview.rowCount, reference.rowCount);
+    assert.equal(preview.columnCount, reference.columnCount);
+    assert.deepEqual(preview.rows, reference.rows);
+  });
+
+  test('GENERAL format keeps numbers', async () => {
+    const filePath = writeWithPython(
+      'general.xlsx',
+      [
+        'import sys, openpyxl',
+        'book = openpyxl.Workbook()',
+        'sheet = book.active',
+        'sheet.append(["name", "share", "count"])',
+        'sheet.append(["a", 12.5, 100])',
+        'sheet.append(["b", 0.25, 2000])',
+        'for row in sheet.iter_rows(min_row=2):',
+        '    for cell in row: cell.number_format = "GENERAL"',
+        'book.save(sys.argv[1])',
+      ].join('\n'),
+    );
+    const reference = readReference({ path: filePath, kind: 'xlsx', headerRow: 1, rows: 200 });
+    const preview = await reader.preview(source(filePath), options());
+
+    assert.deepEqual(preview.rows, reference.rows);
+    assert.deepEqual(
+      preview.columns.map((column) => column.type),
+      ['string', 'number', 'integer'],
+    );
   });
 });

@@ -223,10 +223,13 @@ export function buildTable(input: TableInput): TablePreview {
   });
 
   const warnings: PreviewWarning[] = [];
-  if (columnCount > shownColumns) {
-    warnings.push({ code: 'COLUMNS_TRUNCATED', message: `The table has ${columnCount} columns; the preview shows the first ${shownColumns}.` });
-  }
+  if (columnCount > shownColumns) warnings.push(columnsTruncatedWarning(columnCount, shownColumns));
   return { columns, rows: shownRows, warnings };
+}
+
+/** Builds the warning every reader gives when the preview returns fewer columns than the table has. */
+export function columnsTruncatedWarning(columnCount: number, shownColumns: number): PreviewWarning {
+  return { code: 'COLUMNS_TRUNCATED', message: `The table has ${columnCount} columns; the preview shows the first ${shownColumns}.` };
 }
 
 function toCell(value: GridValue): Cell {

@@ -9,6 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { InletError } from '../../src/server/errors';
 import { countRecords, countRecordsInText } from '../../src/server/preview/count';
 import { CsvReader } from '../../src/server/preview/csv';
+import { inferColumnType } from '../../src/server/preview/columns';
 import { detectEncoding, normalizeEncodingOverride, type CsvEncoding } from '../../src/server/preview/encoding';
 import type { DatasetSource, ReaderOptions } from '../../src/server/preview/types';
 
@@ -135,6 +136,34 @@ describe('encoding detection', () => {
     const preview = await reader.preview(source, { ...OPTIONS, encoding: 'utf-8' });
     assert.equal(preview.encoding, 'utf-8');
     assert.equal(preview.rows[0]?.[0], 'Ann\ufffde');
+  });
+});
+
+describe('date-time inference', () => {
+  // pandas.Timestamp (1.5.3) rejects each of the invalid values and accepts each of the valid ones.
+  const CASES: [string, 'datetime' | 'string'][] = [
+    ['2013-04-08 13:14:23', 'datetime'],
+    ['2013-04-08T23:59:59', 'datetime'],
+    ['2013-04-08 00:00', 'datetime'],
+    ['2013-04-08 13:14:72', 'string'],
+    ['2013-04-08 25:00', 'string'],
+    ['2013-04-08 23:60', 'string'],
+    ['2013-02-30 10:00:00', 'string'],
+  ];
+  for (const [value, type] of CASES) {
+    test(`${value} is ${type}`, () => {
+      assert.equal(inferColumnType([value]), type);
+    });
+  }
+
+  test('IngestCSV invalid second is string', async () => {
+    // The column's last value is 2013-04-08 13:14:72; pandas leaves the column as object.
+    const source = { datasetKey: 'ds_ingest', sha256: 'IngestCSV.csv', filePath: path.join(FIXTURES, 'IngestCSV.csv'), sizeBytes: fs.statSync(path.join(FIXTURES, 'IngestCSV.csv')).size, extension: '.csv' };
+    const preview = await reader.preview(source, { ...OPTIONS, rows: 200 });
+    const types = Object.fromEntries(preview.columns.map((column) => [column.name, column.type]));
+
+    assert.equal(types['Not quite Times'], 'string');
+    assert.equal(types.Times, 'datetime');
   });
 });
 

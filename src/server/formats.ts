@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 
+import { classifyOleContainer } from '../lib/ole-directory';
 import type { FileFormat } from './rules';
 
 export type FormatCheck = { ok: true } | { ok: false; code: 'INPUT_FORMAT_MISMATCH' | 'INPUT_ENCRYPTED'; message: string };
@@ -32,6 +33,27 @@ function looksLikeText(head: Buffer): boolean {
 }
 
 /**
+ * Explains an OLE container named .xlsx. Excel stores a password-protected .xlsx as an encrypted
+ * package inside an OLE container, while a legacy .xls is an OLE container with a BIFF workbook
+ * stream. When the directory that tells them apart lies past the head, the message names both.
+ */
+export function oleInXlsxProblem(head: Uint8Array): FormatCheck {
+  switch (classifyOleContainer(head)) {
+    case 'encryptedPackage':
+      return { ok: false, code: 'INPUT_ENCRYPTED', message: 'The workbook is password-protected; save it without a password and upload it again.' };
+    case 'biffWorkbook':
+      return { ok: false, code: 'INPUT_FORMAT_MISMATCH', message: 'The file is a legacy .xls workbook, not an .xlsx workbook as its extension declares; rename it to .xls and upload it again.' };
+    case 'unknown':
+      return {
+        ok: false,
+        code: 'INPUT_FORMAT_MISMATCH',
+        message:
+          'The file is not an .xlsx workbook (zip container): it looks like a legacy .xls workbook or a password-protected .xlsx. Rename a legacy workbook to .xls; save a protected one without a password. Then upload it again.',
+      };
+  }
+}
+
+/**
  * Confirms from a file's first bytes that it is the format its name declared: a zip container for
  * .xlsx, an OLE container for .xls, a Stata header for .dta, text for CSV. An empty file passes (its
  * preview reports INPUT_EMPTY_FILE), and role `other` takes any bytes.
@@ -51,10 +73,7 @@ export function checkFormat(format: FileFormat, extension: string, head: Buffer)
       return looksLikeText(head) ? { ok: true } : mismatch('text');
     case 'excel':
       if (extension === '.xlsx') {
-        if (startsWith(OLE_SIGNATURE)) {
-          // Excel stores a password-protected .xlsx as an encrypted package inside an OLE container.
-          return { ok: false, code: 'INPUT_ENCRYPTED', message: 'The workbook is password-protected; save it without a password and upload it again.' };
-        }
+        if (startsWith(OLE_SIGNATURE)) return oleInXlsxProblem(head);
         return startsWith(ZIP_SIGNATURE) ? { ok: true } : mismatch('an .xlsx workbook (zip container)');
       }
       return startsWith(OLE_SIGNATURE) ? { ok: true } : mismatch('an .xls workbook (OLE container)');

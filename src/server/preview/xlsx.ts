@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import { pipeline, Transform } from 'node:stream';
 
 import ExcelJS from 'exceljs';
 
 import { InletError } from '../errors';
+import { oleInXlsxProblem, readHead } from '../formats';
 import { chooseSheet, dateToSerial, parseRange, serialToGridValue, SheetCollector, type SheetInfo, type SheetState, type SheetTable } from './spreadsheet';
 import type { GridValue, MergeRange } from './table';
 import type { ReaderOptions } from './types';
@@ -177,17 +177,12 @@ function gridValueOf(cell: ExcelJS.Cell, dates: DateSystem): GridValue {
  * other part is skipped without being parsed.
  */
 export async function readXlsx(filePath: string, options: ReaderOptions): Promise<XlsxPreview> {
-  const handle = await fs.promises.open(filePath, 'r');
-  const signature = Buffer.alloc(8);
-  try {
-    await handle.read(signature, 0, 8, 0);
-  } finally {
-    await handle.close();
+  const head = await readHead(filePath);
+  if (head.subarray(0, 8).equals(OLE_SIGNATURE)) {
+    const problem = oleInXlsxProblem(head);
+    if (!problem.ok) throw new InletError(problem.code === 'INPUT_ENCRYPTED' ? 'INPUT_ENCRYPTED' : 'INPUT_PARSE_FAILED', problem.message, {});
   }
-  if (signature.equals(OLE_SIGNATURE)) {
-    throw new InletError('INPUT_ENCRYPTED', 'The workbook is password-protected (Excel stores such .xlsx files in an encrypted container); save it without a password and upload it again.', {});
-  }
-  if (!signature.subarray(0, 4).equals(ZIP_SIGNATURE)) throw parseFailure('the file does not start like a zip archive, so it is not an .xlsx workbook');
+  if (!head.subarray(0, 4).equals(ZIP_SIGNATURE)) throw parseFailure('the file does not start like a zip archive, so it is not an .xlsx workbook');
 
   const zip = await inspectZip(filePath);
   let timer: NodeJS.Timeout | undefined;

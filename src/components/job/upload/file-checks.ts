@@ -1,3 +1,4 @@
+import { classifyOleContainer, OLE_SIGNATURE } from '@/lib/ole-directory';
 import type { ApiErrorInfo } from '@/trpc/client';
 
 import { formatOfFilename, type Role } from '../../roles';
@@ -11,7 +12,6 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
 const BIDI_OVERRIDES = /[\u202a-\u202e\u2066-\u2069]/u;
 
 const ZIP_SIGNATURE = [0x50, 0x4b, 0x03, 0x04];
-const OLE_SIGNATURE = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 const DTA_TAGGED_SIGNATURE = Array.from('<stata_dta>', (character) => character.charCodeAt(0));
 const DTA_BINARY_RELEASES = new Set([104, 105, 108, 110, 111, 113, 114, 115]);
 /** Bytes read from the head of a file to confirm its format, as the server reads them at finalize. */
@@ -49,8 +49,9 @@ export function formatMismatchCode(filename: string, head: Uint8Array): 'INPUT_F
       return looksLikeText(head) ? null : 'INPUT_FORMAT_MISMATCH';
     case 'excel':
       if (extension === '.xlsx') {
-        // Excel stores a password-protected .xlsx as an encrypted package inside an OLE container.
-        if (startsWith(head, OLE_SIGNATURE)) return 'INPUT_ENCRYPTED';
+        // Excel stores a password-protected .xlsx as an encrypted package inside an OLE container,
+        // and a legacy .xls renamed to .xlsx is an OLE container too.
+        if (startsWith(head, OLE_SIGNATURE)) return classifyOleContainer(head) === 'encryptedPackage' ? 'INPUT_ENCRYPTED' : 'INPUT_FORMAT_MISMATCH';
         return startsWith(head, ZIP_SIGNATURE) ? null : 'INPUT_FORMAT_MISMATCH';
       }
       return startsWith(head, OLE_SIGNATURE) ? null : 'INPUT_FORMAT_MISMATCH';

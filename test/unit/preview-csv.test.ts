@@ -179,6 +179,10 @@ describe('CSV reader', () => {
     await assert.rejects(reader.preview(writeTemp('blank.csv', '\n\r\n\n'), OPTIONS), isInletError('INPUT_EMPTY_FILE'));
   });
 
+  test('space-only lines are INPUT_EMPTY_FILE', async () => {
+    await assert.rejects(reader.preview(writeTemp('spaces.csv', '\n\n\r\n  \n'), OPTIONS), isInletError('INPUT_EMPTY_FILE'));
+  });
+
   test('zero-byte file is INPUT_EMPTY_FILE', async () => {
     await assert.rejects(reader.preview(writeTemp('zero.csv', ''), OPTIONS), isInletError('INPUT_EMPTY_FILE'));
   });

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 
+import { InletError } from '../../src/server/errors';
 import { ExcelReader } from '../../src/server/preview/excel';
 import { classifyDateFormat } from '../../src/server/preview/spreadsheet';
 import type { DatasetSource, ReaderOptions } from '../../src/server/preview/types';
@@ -133,5 +134,21 @@ describe('workbooks written by openpyxl', () => {
       preview.columns.map((column) => column.type),
       ['string', 'number', 'integer'],
     );
+  });
+});
+
+describe('damaged .xls', () => {
+  test('truncated file names the damage', async () => {
+    const bytes = fs.readFileSync(path.join(FIXTURES, 'datasets.xls'));
+    const filePath = path.join(tempDir, 'truncated.xls');
+    fs.writeFileSync(filePath, bytes.subarray(0, Math.floor(bytes.length / 2)));
+
+    await assert.rejects(reader.preview(source(filePath), options()), (error: unknown) => {
+      assert.ok(error instanceof InletError);
+      assert.equal(error.code, 'INPUT_PARSE_FAILED');
+      assert.match(error.message, /damaged or truncated/u);
+      assert.doesNotMatch(error.message, /Cannot read properties|undefined/u);
+      return true;
+    });
   });
 });

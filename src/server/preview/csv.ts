@@ -97,7 +97,7 @@ function describeParseError(error: unknown): InletError {
 }
 
 function emptyFile(): InletError {
-  return new InletError('INPUT_EMPTY_FILE', 'The file contains no rows: it is empty or has only blank lines.', {});
+  return new InletError('INPUT_EMPTY_FILE', 'The file contains no rows: it is empty or has only blank or space-only lines.', {});
 }
 
 /**
@@ -134,7 +134,8 @@ export class CsvReader implements DatasetReader {
 
     const recordLimit = Math.max(HEADER_WINDOW_ROWS, options.headerRow ?? 0) + options.rows;
     const { records, bytesRead, complete } = await readHeadRecords(source.filePath, encoding, bomBytes, delimiter, recordLimit);
-    if (records.length === 0) throw emptyFile();
+    // A file of blank and space-only lines has no header and no data, whatever csv-parse makes of it.
+    if (records.length === 0 || (complete && records.every((record) => record.every((field) => field.trim() === '')))) throw emptyFile();
 
     const gridRows: GridRow[] = records.map((cells, index) => ({ rowNumber: index + 1, cells }));
     const suggestedHeaderRow = suggestHeaderRow(gridRows.slice(0, HEADER_WINDOW_ROWS), [], 'text');

@@ -167,6 +167,63 @@ describe('date-time inference', () => {
   });
 });
 
+function fixtureSource(file: string): DatasetSource {
+  const filePath = path.join(FIXTURES, file);
+  return { datasetKey: `ds_${file}`, sha256: file, filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file) };
+}
+
+describe('types and footnotes', () => {
+  test('diamonds types ignore the rows option', async () => {
+    // diamonds.csv: the first fractional value of `table` is on data row 67 (pandas reads float64).
+    const types = [];
+    for (const rows of [1, 20, 200]) {
+      const preview = await reader.preview(fixtureSource('diamonds.csv'), { ...OPTIONS, rows });
+      types.push(preview.columns.find((column) => column.name === 'table')?.type);
+    }
+    assert.deepEqual(types, ['number', 'number', 'number']);
+  });
+
+  test('diamonds warns types come from sample', async () => {
+    const preview = await reader.preview(fixtureSource('diamonds.csv'), OPTIONS);
+    const warning = preview.warnings.find((candidate) => candidate.code === 'TYPES_FROM_SAMPLE');
+    assert.match(warning?.message ?? '', /first 200 of the 53940 rows/u);
+  });
+
+  test('penguins sample warning names counts', async () => {
+    const preview = await reader.preview(fixtureSource('penguins_raw.csv'), OPTIONS);
+    assert.equal(preview.rowCount, 344);
+    assert.equal(preview.warnings.find((warning) => warning.code === 'TYPES_FROM_SAMPLE')?.message, 'Column types come from the first 200 of the 344 rows; a value further down may not fit its column\'s type.');
+  });
+
+  test('small file has no sample warning', async () => {
+    const preview = await reader.preview(fixtureSource('table.tsv'), OPTIONS);
+    assert.deepEqual(preview.warnings, []);
+  });
+
+  // Table rows and footnote lines from fixtures/real/SOURCES.md.
+  const FOOTNOTE_CASES: [string, number, number][] = [
+    ['scotland_population.csv', 34, 6],
+    ['nbs_province_annual_2_gbk.csv', 31, 2],
+  ];
+  for (const [file, tableRows, footnoteRows] of FOOTNOTE_CASES) {
+    test(`${file} footnotes leave the count`, async () => {
+      const preview = await reader.preview(fixtureSource(file), { ...OPTIONS, rows: 200 });
+      const warning = preview.warnings.find((candidate) => candidate.code === 'FOOTNOTES_BELOW_TABLE');
+
+      assert.equal(preview.rowCount, tableRows);
+      assert.equal(preview.rowCountExact, true);
+      assert.equal(preview.rows.length, tableRows);
+      assert.match(warning?.message ?? '', new RegExp(`^${footnoteRows} rows below the table`, 'u'));
+    });
+  }
+
+  test('explicit header keeps footnotes as rows', async () => {
+    const preview = await reader.preview(fixtureSource('scotland_population.csv'), { ...OPTIONS, headerRow: 14 });
+    assert.equal(preview.rowCount, 34 + 6);
+    assert.equal(preview.warnings.some((warning) => warning.code === 'FOOTNOTES_BELOW_TABLE'), false);
+  });
+});
+
 describe('CSV reader', () => {
   test('header-only file has columns and no rows', async () => {
     const preview = await reader.preview(writeTemp('header.csv', 'a,b,c\n'), OPTIONS);

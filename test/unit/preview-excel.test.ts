@@ -152,3 +152,21 @@ describe('damaged .xls', () => {
     });
   });
 });
+
+describe('spreadsheet footnotes', () => {
+  for (const sheet of ['arts', 'other']) {
+    test(`deaths ${sheet} notes are not rows`, async () => {
+      // SOURCES.md: header on row 5, data on rows 6-15, free-text notes on rows 16-19.
+      const preview = await reader.preview(fixture('deaths.xlsx'), options({ sheetName: sheet }));
+      const warning = preview.warnings.find((candidate) => candidate.code === 'FOOTNOTES_BELOW_TABLE');
+
+      assert.equal(preview.rowCount, 10);
+      assert.equal(preview.rows.length, 10);
+      assert.equal(warning?.message.startsWith('4 rows below the table (rows 16-19)'), true, warning?.message);
+      assert.deepEqual(
+        preview.columns.map((column) => column.type),
+        ['string', 'string', 'integer', 'boolean', 'date', 'date'],
+      );
+    });
+  }
+});

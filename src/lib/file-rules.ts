@@ -3,6 +3,7 @@
  * browser runs the same checks to report a bad file before any byte is sent. This module must stay
  * free of Node and browser APIs so that both bundles can import it.
  */
+import { classifyOleContainer, OLE_SIGNATURE } from './ole-directory';
 
 export const ROLES = ['primary_dataset', 'secondary_dataset', 'auxiliary_data', 'other'] as const;
 export type Role = (typeof ROLES)[number];
@@ -68,7 +69,6 @@ export function datasetFormatOf(filename: string): DatasetFormat | null {
 export const SNIFF_BYTES = 8192;
 
 const ZIP_SIGNATURE = [0x50, 0x4b, 0x03, 0x04];
-const OLE_SIGNATURE = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 const DTA_TAGGED_SIGNATURE = Array.from('<stata_dta>', (character) => character.charCodeAt(0));
 // Releases of the old binary .dta layout; byte 2 is the byte order (1 = big-endian, 2 = little-endian).
 const DTA_BINARY_RELEASES = new Set([104, 105, 108, 110, 111, 113, 114, 115]);
@@ -83,7 +83,38 @@ function looksLikeText(head: Uint8Array): boolean {
   return !head.includes(0);
 }
 
-export type FormatProblem = { code: 'INPUT_FORMAT_MISMATCH'; expected: string } | { code: 'INPUT_ENCRYPTED' };
+export interface FormatProblem {
+  code: 'INPUT_FORMAT_MISMATCH' | 'INPUT_ENCRYPTED';
+  /** English, for logs and scripts; the UI translates by code. */
+  message: string;
+}
+
+function mismatch(expected: string, extension: string): FormatProblem {
+  return { code: 'INPUT_FORMAT_MISMATCH', message: `The file's bytes are not ${expected}, as its ${extension} extension declares.` };
+}
+
+/**
+ * Explains an OLE container named .xlsx. Excel stores a password-protected .xlsx as an encrypted
+ * package inside an OLE container, while a legacy .xls is an OLE container with a BIFF workbook
+ * stream. When the directory that tells them apart lies past the head, the message names both.
+ */
+export function oleInXlsxProblem(head: Uint8Array): FormatProblem {
+  switch (classifyOleContainer(head)) {
+    case 'encryptedPackage':
+      return { code: 'INPUT_ENCRYPTED', message: 'The workbook is password-protected; save it without a password and upload it again.' };
+    case 'biffWorkbook':
+      return {
+        code: 'INPUT_FORMAT_MISMATCH',
+        message: 'The file is a legacy .xls workbook, not an .xlsx workbook as its extension declares; rename it to .xls and upload it again.',
+      };
+    case 'unknown':
+      return {
+        code: 'INPUT_FORMAT_MISMATCH',
+        message:
+          'The file is not an .xlsx workbook (zip container): it looks like a legacy .xls workbook or a password-protected .xlsx. Rename a legacy workbook to .xls; save a protected one without a password. Then upload it again.',
+      };
+  }
+}
 
 /**
  * Confirms from a file's first bytes that it is the format its extension declares: a zip container
@@ -94,18 +125,15 @@ export function formatProblem(format: DatasetFormat, extension: string, head: Ui
   if (head.length === 0) return null;
   switch (format) {
     case 'csv':
-      return looksLikeText(head) ? null : { code: 'INPUT_FORMAT_MISMATCH', expected: 'text' };
+      return looksLikeText(head) ? null : mismatch('text', extension);
     case 'excel':
       if (extension === '.xlsx') {
-        // Excel stores a password-protected .xlsx as an encrypted package inside an OLE container.
-        if (startsWith(head, OLE_SIGNATURE)) return { code: 'INPUT_ENCRYPTED' };
-        return startsWith(head, ZIP_SIGNATURE) ? null : { code: 'INPUT_FORMAT_MISMATCH', expected: 'an .xlsx workbook (zip container)' };
+        if (startsWith(head, OLE_SIGNATURE)) return oleInXlsxProblem(head);
+        return startsWith(head, ZIP_SIGNATURE) ? null : mismatch('an .xlsx workbook (zip container)', extension);
       }
-      return startsWith(head, OLE_SIGNATURE) ? null : { code: 'INPUT_FORMAT_MISMATCH', expected: 'an .xls workbook (OLE container)' };
+      return startsWith(head, OLE_SIGNATURE) ? null : mismatch('an .xls workbook (OLE container)', extension);
     case 'dta':
       if (startsWith(head, DTA_TAGGED_SIGNATURE)) return null;
-      return DTA_BINARY_RELEASES.has(head[0] ?? 0) && (head[1] === 1 || head[1] === 2)
-        ? null
-        : { code: 'INPUT_FORMAT_MISMATCH', expected: 'a Stata .dta file' };
+      return DTA_BINARY_RELEASES.has(head[0] ?? 0) && (head[1] === 1 || head[1] === 2) ? null : mismatch('a Stata .dta file', extension);
   }
 }

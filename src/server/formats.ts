@@ -17,13 +17,11 @@ export async function readHead(filePath: string, byteCount = SNIFF_BYTES): Promi
   }
 }
 
+export { oleInXlsxProblem } from '@/lib/file-rules';
+
 /** Confirms a stored file's format from its head; role `other` takes any bytes. */
 export function checkFormat(format: FileFormat, extension: string, head: Buffer): FormatCheck {
   if (format === 'other') return { ok: true };
   const problem = formatProblem(format, extension, head);
-  if (problem === null) return { ok: true };
-  if (problem.code === 'INPUT_ENCRYPTED') {
-    return { ok: false, code: 'INPUT_ENCRYPTED', message: 'The workbook is password-protected; save it without a password and upload it again.' };
-  }
-  return { ok: false, code: 'INPUT_FORMAT_MISMATCH', message: `The file's bytes are not ${problem.expected}, as its ${extension} extension declares.` };
+  return problem === null ? { ok: true } : { ok: false, ...problem };
 }

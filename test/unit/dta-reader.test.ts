@@ -9,6 +9,7 @@ import { renderDate } from '../../src/server/preview/dta/dates';
 import { readNumeric, shortestFloat32 } from '../../src/server/preview/dta/storage';
 import { detectEncoding } from '../../src/server/preview/dta/text';
 import type { Cell, ReaderOptions } from '../../src/server/preview/types';
+import { readstatSummary } from '../reference/dta-tools';
 import { writeLegacyDta, writeTaggedDta, type LegacySpec } from '../reference/dta-writer';
 
 const FIXTURES = path.join(import.meta.dirname, '../../fixtures/real');
@@ -260,6 +261,22 @@ describe('bounded reading', () => {
       ['Alabama', 2001],
       ['Alabama', 2002],
     ]);
+  });
+
+  test('column limit gives warning', async () => {
+    const filePath = path.join(FIXTURES, 'dta118_castle.dta');
+    const variables = readstatSummary(filePath).columns;
+    const result = await previewDta(new MemoryByteSource(fs.readFileSync(filePath)), 'ds_castle', { ...OPTIONS, rows: 3, columns: 50 });
+
+    assert.equal(result.columns.length, 50);
+    assert.deepEqual(result.warnings, [{ code: 'COLUMNS_TRUNCATED', message: `The table has ${variables} columns; the preview shows the first 50.` }]);
+  });
+
+  test('full width gives no warning', async () => {
+    const filePath = path.join(FIXTURES, 'dta118_castle.dta');
+    const result = await previewDta(new MemoryByteSource(fs.readFileSync(filePath)), 'ds_castle', { ...OPTIONS, rows: 3, columns: 200 });
+
+    assert.deepEqual(result.warnings, []);
   });
 
   test('ignored read options are reported', async () => {

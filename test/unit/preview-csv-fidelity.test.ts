@@ -17,19 +17,20 @@ const SAMPLE_ROWS = 20;
  * count, the data rows it implies. The reference reader decodes with the stated encoding, so a
  * wrong detection fails here rather than being copied into the expectation.
  */
-const CSV_FACTS: { file: string; encoding: string; delimiter: string; headerRow: number; dataRows?: number }[] = [
+const CSV_FACTS: { file: string; encoding: string; delimiter: string; headerRow: number; dataRows?: number; footnoteRows?: number }[] = [
   { file: '1680-fread-header-encoding.csv', encoding: 'windows-1252', delimiter: ';', headerRow: 1, dataRows: 4 },
   { file: 'IngestCSV.csv', encoding: 'utf-8', delimiter: ',', headerRow: 1, dataRows: 7 },
   { file: 'diamonds.csv', encoding: 'utf-8', delimiter: ',', headerRow: 1, dataRows: 53_940 },
   { file: 'doublequote_newline.csv', encoding: 'utf-8', delimiter: ',', headerRow: 1, dataRows: 36 },
   { file: 'mac_newlines.csv', encoding: 'utf-8', delimiter: ',', headerRow: 1, dataRows: 2 },
-  // Header on line 4 below three preamble lines; the 31 province rows are followed by two footnote
-  // lines, which stay rows of the table (33), as in any reader given header row 4.
-  { file: 'nbs_province_annual_2_gbk.csv', encoding: 'gb18030', delimiter: ',', headerRow: 4, dataRows: 33 },
+  // Header on line 4 below three preamble lines; the 31 province rows are followed by two
+  // one-field footnote lines (注：… and 数据来源：…), which are not rows of the table.
+  { file: 'nbs_province_annual_2_gbk.csv', encoding: 'gb18030', delimiter: ',', headerRow: 4, dataRows: 31, footnoteRows: 2 },
   { file: 'penguins_raw.csv', encoding: 'utf-8', delimiter: ',', headerRow: 1, dataRows: 344 },
   { file: 'sample_utf8bom.csv', encoding: 'utf-8', delimiter: ',', headerRow: 1, dataRows: 5 },
   // 11 key,value records (one value spans 5 lines), a separator and "Table", then the 14-column header.
-  { file: 'scotland_population.csv', encoding: 'utf-8', delimiter: ',', headerRow: 14 },
+  // Below the 34 council-area rows: a ==== separator, "Footnotes" and four one-field notes.
+  { file: 'scotland_population.csv', encoding: 'utf-8', delimiter: ',', headerRow: 14, dataRows: 34, footnoteRows: 6 },
   { file: 'table-with-accents.csv', encoding: 'windows-1252', delimiter: ';', headerRow: 1, dataRows: 638 },
   { file: 'table.tsv', encoding: 'utf-8', delimiter: '\t', headerRow: 1, dataRows: 3 },
   { file: 'test_utf16_little.csv', encoding: 'utf-16le', delimiter: ',', headerRow: 1, dataRows: 2 },
@@ -59,11 +60,15 @@ describe('CSV preview matches reference readers', () => {
       assert.equal(preview.suggestedHeaderRow, fact.headerRow, 'suggested header row');
       assert.equal(preview.headerRow, fact.headerRow, 'header row');
       assert.equal(preview.rowCountExact, true, 'row count is exact');
-      assert.equal(preview.rowCount, reference.rowCount, 'row count against the csv module');
+      const footnoteRows = fact.footnoteRows ?? 0;
+      assert.equal(preview.rowCount, reference.rowCount - footnoteRows, 'row count against the csv module, less the footnotes');
       if (fact.dataRows !== undefined) assert.equal(preview.rowCount, fact.dataRows, 'row count against SOURCES.md');
       if (reference.pandasRowCount !== null && reference.pandasRowCount !== undefined) {
-        assert.equal(preview.rowCount, reference.pandasRowCount, 'row count against pandas');
+        assert.equal(preview.rowCount, reference.pandasRowCount - footnoteRows, 'row count against pandas, less the footnotes');
       }
+      const footnoteWarnings = preview.warnings.filter((warning) => warning.code === 'FOOTNOTES_BELOW_TABLE');
+      assert.equal(footnoteWarnings.length, footnoteRows > 0 ? 1 : 0, 'footnote warning');
+      if (footnoteRows > 0) assert.match(footnoteWarnings[0]?.message ?? '', new RegExp(`^${footnoteRows} rows below the table`, 'u'), 'footnote count in the warning');
       assert.equal(preview.columnCount, reference.columnCount, 'column count');
       assert.deepEqual(
         preview.columns.map((column) => column.name),

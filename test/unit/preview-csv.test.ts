@@ -9,6 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { InletError } from '../../src/server/errors';
 import { countRecords, countRecordsInText } from '../../src/server/preview/count';
 import { CsvReader } from '../../src/server/preview/csv';
+import { inferColumnType } from '../../src/server/preview/columns';
 import { detectEncoding, normalizeEncodingOverride, type CsvEncoding } from '../../src/server/preview/encoding';
 import type { DatasetSource, ReaderOptions } from '../../src/server/preview/types';
 
@@ -138,6 +139,91 @@ describe('encoding detection', () => {
   });
 });
 
+describe('date-time inference', () => {
+  // pandas.Timestamp (1.5.3) rejects each of the invalid values and accepts each of the valid ones.
+  const CASES: [string, 'datetime' | 'string'][] = [
+    ['2013-04-08 13:14:23', 'datetime'],
+    ['2013-04-08T23:59:59', 'datetime'],
+    ['2013-04-08 00:00', 'datetime'],
+    ['2013-04-08 13:14:72', 'string'],
+    ['2013-04-08 25:00', 'string'],
+    ['2013-04-08 23:60', 'string'],
+    ['2013-02-30 10:00:00', 'string'],
+  ];
+  for (const [value, type] of CASES) {
+    test(`${value} is ${type}`, () => {
+      assert.equal(inferColumnType([value]), type);
+    });
+  }
+
+  test('IngestCSV invalid second is string', async () => {
+    // The column's last value is 2013-04-08 13:14:72; pandas leaves the column as object.
+    const source = { datasetKey: 'ds_ingest', sha256: 'IngestCSV.csv', filePath: path.join(FIXTURES, 'IngestCSV.csv'), sizeBytes: fs.statSync(path.join(FIXTURES, 'IngestCSV.csv')).size, extension: '.csv' };
+    const preview = await reader.preview(source, { ...OPTIONS, rows: 200 });
+    const types = Object.fromEntries(preview.columns.map((column) => [column.name, column.type]));
+
+    assert.equal(types['Not quite Times'], 'string');
+    assert.equal(types.Times, 'datetime');
+  });
+});
+
+function fixtureSource(file: string): DatasetSource {
+  const filePath = path.join(FIXTURES, file);
+  return { datasetKey: `ds_${file}`, sha256: file, filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file) };
+}
+
+describe('types and footnotes', () => {
+  test('diamonds types ignore the rows option', async () => {
+    // diamonds.csv: the first fractional value of `table` is on data row 67 (pandas reads float64).
+    const types = [];
+    for (const rows of [1, 20, 200]) {
+      const preview = await reader.preview(fixtureSource('diamonds.csv'), { ...OPTIONS, rows });
+      types.push(preview.columns.find((column) => column.name === 'table')?.type);
+    }
+    assert.deepEqual(types, ['number', 'number', 'number']);
+  });
+
+  test('diamonds warns types come from sample', async () => {
+    const preview = await reader.preview(fixtureSource('diamonds.csv'), OPTIONS);
+    const warning = preview.warnings.find((candidate) => candidate.code === 'TYPES_FROM_SAMPLE');
+    assert.match(warning?.message ?? '', /first 200 of the 53940 rows/u);
+  });
+
+  test('penguins sample warning names counts', async () => {
+    const preview = await reader.preview(fixtureSource('penguins_raw.csv'), OPTIONS);
+    assert.equal(preview.rowCount, 344);
+    assert.equal(preview.warnings.find((warning) => warning.code === 'TYPES_FROM_SAMPLE')?.message, 'Column types come from the first 200 of the 344 rows; a value further down may not fit its column\'s type.');
+  });
+
+  test('small file has no sample warning', async () => {
+    const preview = await reader.preview(fixtureSource('table.tsv'), OPTIONS);
+    assert.deepEqual(preview.warnings, []);
+  });
+
+  // Table rows and footnote lines from fixtures/real/SOURCES.md.
+  const FOOTNOTE_CASES: [string, number, number][] = [
+    ['scotland_population.csv', 34, 6],
+    ['nbs_province_annual_2_gbk.csv', 31, 2],
+  ];
+  for (const [file, tableRows, footnoteRows] of FOOTNOTE_CASES) {
+    test(`${file} footnotes leave the count`, async () => {
+      const preview = await reader.preview(fixtureSource(file), { ...OPTIONS, rows: 200 });
+      const warning = preview.warnings.find((candidate) => candidate.code === 'FOOTNOTES_BELOW_TABLE');
+
+      assert.equal(preview.rowCount, tableRows);
+      assert.equal(preview.rowCountExact, true);
+      assert.equal(preview.rows.length, tableRows);
+      assert.match(warning?.message ?? '', new RegExp(`^${footnoteRows} rows below the table`, 'u'));
+    });
+  }
+
+  test('explicit header keeps footnotes as rows', async () => {
+    const preview = await reader.preview(fixtureSource('scotland_population.csv'), { ...OPTIONS, headerRow: 14 });
+    assert.equal(preview.rowCount, 34 + 6);
+    assert.equal(preview.warnings.some((warning) => warning.code === 'FOOTNOTES_BELOW_TABLE'), false);
+  });
+});
+
 describe('CSV reader', () => {
   test('header-only file has columns and no rows', async () => {
     const preview = await reader.preview(writeTemp('header.csv', 'a,b,c\n'), OPTIONS);
@@ -148,6 +234,10 @@ describe('CSV reader', () => {
 
   test('blank-lines-only file is INPUT_EMPTY_FILE', async () => {
     await assert.rejects(reader.preview(writeTemp('blank.csv', '\n\r\n\n'), OPTIONS), isInletError('INPUT_EMPTY_FILE'));
+  });
+
+  test('space-only lines are INPUT_EMPTY_FILE', async () => {
+    await assert.rejects(reader.preview(writeTemp('spaces.csv', '\n\n\r\n  \n'), OPTIONS), isInletError('INPUT_EMPTY_FILE'));
   });
 
   test('zero-byte file is INPUT_EMPTY_FILE', async () => {

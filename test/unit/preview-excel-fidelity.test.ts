@@ -21,6 +21,8 @@ interface ExcelFact {
   names?: string[];
   /** Cells where the reference reader is wrong: [data row index, column index, correct value]. */
   corrections?: [number, number, Cell][];
+  /** Note rows below the table, which the reference reader counts as data rows. */
+  footnoteRows?: number;
 }
 
 const EXCEL_FACTS: ExcelFact[] = [
@@ -30,9 +32,9 @@ const EXCEL_FACTS: ExcelFact[] = [
   { file: 'datasets.xlsx', headerRow: 1 },
   { file: 'datasets.xlsx', sheet: 'quakes', headerRow: 1 },
   { file: 'date_1904.xlsx', headerRow: null },
-  // Header on row 5 with free-text notes on rows 1-4 (one merged range) and 16-19.
-  { file: 'deaths.xlsx', headerRow: 5 },
-  { file: 'deaths.xlsx', sheet: 'other', headerRow: 5 },
+  // Header on row 5, data on rows 6-15, free-text notes on rows 1-4 (one merged range) and 16-19.
+  { file: 'deaths.xlsx', headerRow: 5, footnoteRows: 4 },
+  { file: 'deaths.xlsx', sheet: 'other', headerRow: 5, footnoteRows: 4 },
   // The table sits at B3:D6; column A and rows 1-2 are not part of it.
   { file: 'geometry.xlsx', headerRow: 3 },
   {
@@ -83,7 +85,8 @@ describe('Excel preview matches reference readers', () => {
       const reference = readReference({ path: path.join(FIXTURES, fact.file), kind, headerRow: fact.headerRow, sheet: fact.sheet ?? null, rows: SAMPLE_ROWS });
       const preview = await reader.preview(sourceFor(fact.file), { rows: SAMPLE_ROWS, columns: 200, waitForCount: true, sheetName: fact.sheet });
 
-      const expectedRows = reference.rows.map((row) => [...row]);
+      // The footnote rows are the last rows of the table, so the reference returns them last.
+      const expectedRows = reference.rows.slice(0, reference.rowCount - (fact.footnoteRows ?? 0)).map((row) => [...row]);
       for (const [rowIndex, columnIndex, value] of fact.corrections ?? []) {
         const row = expectedRows[rowIndex];
         assert.ok(row, `correction row ${rowIndex} exists`);
@@ -98,7 +101,11 @@ describe('Excel preview matches reference readers', () => {
       );
       assert.equal(preview.selectedSheet, reference.selectedSheet, 'selected sheet');
       assert.equal(preview.suggestedHeaderRow, fact.headerRow, 'suggested header row');
-      assert.equal(preview.rowCount, reference.rowCount, 'row count');
+      const footnoteRows = fact.footnoteRows ?? 0;
+      assert.equal(preview.rowCount, reference.rowCount - footnoteRows, 'row count less the footnotes');
+      const footnoteWarnings = preview.warnings.filter((warning) => warning.code === 'FOOTNOTES_BELOW_TABLE');
+      assert.equal(footnoteWarnings.length, footnoteRows > 0 ? 1 : 0, 'footnote warning');
+      if (footnoteRows > 0) assert.match(footnoteWarnings[0]?.message ?? '', new RegExp(`^${footnoteRows} rows below the table`, 'u'), 'footnote count in the warning');
       assert.equal(preview.rowCountExact, true, 'row count is exact');
       assert.equal(preview.columnCount, reference.columnCount, 'column count');
       assert.deepEqual(

@@ -26,11 +26,20 @@ const INTEGER = /^[+-]?\d+$/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const BOOLEAN = /^(true|false|TRUE|FALSE|True|False)$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const DATETIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const DATETIME = /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 function isValidDate(text: string): boolean {
   const time = Date.parse(text.slice(0, 10));
   return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === text.slice(0, 10);
+}
+
+/** Checks a date-time text: a real calendar date and a time of day from 00:00:00 to 23:59:59, or the leap second 23:59:60. */
+function isValidDateTime(text: string): boolean {
+  const match = DATETIME.exec(text);
+  if (!match || !isValidDate(text)) return false;
+  const [, hours = '', minutes = '', seconds = '0'] = match;
+  if (Number(hours) > 23 || Number(minutes) > 59) return false;
+  return Number(seconds) <= 59 || (hours === '23' && minutes === '59' && seconds === '60');
 }
 
 /**
@@ -45,6 +54,6 @@ export function inferColumnType(values: readonly (string | null)[]): ColumnType 
   if (present.every((value) => NUMBER.test(value))) return 'number';
   if (present.every((value) => BOOLEAN.test(value))) return 'boolean';
   if (present.every((value) => DATE.test(value) && isValidDate(value))) return 'date';
-  if (present.every((value) => DATETIME.test(value) && isValidDate(value))) return 'datetime';
+  if (present.every((value) => isValidDateTime(value))) return 'datetime';
   return 'string';
 }

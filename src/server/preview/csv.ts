@@ -9,7 +9,7 @@ import { countRecords } from './count';
 import { bomLength, createDecoder, detectEncoding, ENCODING_SAMPLE_BYTES, normalizeEncodingOverride, type CsvEncoding } from './encoding';
 import { validateReaderOptions, waitForCount } from './options';
 import { normalizeDelimiterOverride, sniffDelimiter } from './sniff';
-import { buildTable, HEADER_WINDOW_ROWS, suggestHeaderRow, type GridRow } from './table';
+import { buildTable, footnotesWarning, HEADER_WINDOW_ROWS, suggestHeaderRow, trailingFootnoteRows, TYPE_SAMPLE_ROWS, typesFromSampleWarning, type GridRow } from './table';
 import type { DatasetReader, DatasetSource, PreviewResult, ReaderOptions } from './types';
 
 /** The longest record the sample parser buffers; a longer one is almost always a quote left open. */
@@ -97,7 +97,7 @@ function describeParseError(error: unknown): InletError {
 }
 
 function emptyFile(): InletError {
-  return new InletError('INPUT_EMPTY_FILE', 'The file contains no rows: it is empty or has only blank lines.', {});
+  return new InletError('INPUT_EMPTY_FILE', 'The file contains no rows: it is empty or has only blank or space-only lines.', {});
 }
 
 /**
@@ -132,9 +132,10 @@ export class CsvReader implements DatasetReader {
     const headText = createDecoder(encoding).decode(head.subarray(bomBytes), { stream: true });
     const delimiter = delimiterOverride ?? sniffDelimiter(headText, source.extension === '.tsv' ? '\t' : ',');
 
-    const recordLimit = Math.max(HEADER_WINDOW_ROWS, options.headerRow ?? 0) + options.rows;
+    const recordLimit = Math.max(HEADER_WINDOW_ROWS, options.headerRow ?? 0) + Math.max(options.rows, TYPE_SAMPLE_ROWS);
     const { records, bytesRead, complete } = await readHeadRecords(source.filePath, encoding, bomBytes, delimiter, recordLimit);
-    if (records.length === 0) throw emptyFile();
+    // A file of blank and space-only lines has no header and no data, whatever csv-parse makes of it.
+    if (records.length === 0 || (complete && records.every((record) => record.every((field) => field.trim() === '')))) throw emptyFile();
 
     const gridRows: GridRow[] = records.map((cells, index) => ({ rowNumber: index + 1, cells }));
     const suggestedHeaderRow = suggestHeaderRow(gridRows.slice(0, HEADER_WINDOW_ROWS), [], 'text');
@@ -151,9 +152,17 @@ export class CsvReader implements DatasetReader {
     // further down the file is not seen, so columnCount can be low for such files.
     const tableRows = gridRows.filter((row) => headerRow === null || row.rowNumber >= headerRow);
     const columnCount = tableRows.slice(0, options.rows + 1).reduce((width, row) => Math.max(width, row.cells.length), 0);
+    // Footnotes are looked for only when the whole file was read, because they sit at its end.
+    // NOTE: a file longer than the sample keeps its footnote lines as data rows, without a warning.
+    let footnotes: GridRow[] = [];
+    if (complete && options.headerRow === undefined) {
+      const dataRows = tableRows.filter((row) => headerRow === null || row.rowNumber > headerRow);
+      footnotes = trailingFootnoteRows(dataRows, 'text', columnCount);
+    }
+    const footnoteNumbers = new Set(footnotes.map((row) => row.rowNumber));
     const table = buildTable({
       mode: 'text',
-      rows: gridRows,
+      rows: gridRows.filter((row) => !footnoteNumbers.has(row.rowNumber)),
       merges: [],
       headerRow,
       firstColumn: 0,
@@ -163,7 +172,7 @@ export class CsvReader implements DatasetReader {
     });
 
     const headerRecords = headerRow ?? 0;
-    let rowCount = records.length - headerRecords;
+    let rowCount = records.length - headerRecords - footnotes.length;
     let rowCountExact = complete;
     if (!complete && !options.waitForCount) {
       // The counting pass starts after this preview returns, so that its first reads do not delay it.
@@ -186,6 +195,11 @@ export class CsvReader implements DatasetReader {
       }
     }
 
+    const warnings = [...table.warnings];
+    if (footnotes.length > 0) warnings.push(footnotesWarning(footnotes));
+    const sampleWarning = typesFromSampleWarning(table.typedRows, rowCount, rowCountExact);
+    if (sampleWarning) warnings.push(sampleWarning);
+
     return {
       datasetKey: source.datasetKey,
       format: 'csv',
@@ -198,7 +212,7 @@ export class CsvReader implements DatasetReader {
       suggestedHeaderRow,
       encoding,
       delimiter,
-      warnings: table.warnings,
+      warnings,
     };
   }
 

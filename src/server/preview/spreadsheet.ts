@@ -3,7 +3,7 @@
  * keeps the head of a sheet and the extent of every row while the sheet streams past.
  */
 import { InletError } from '../errors';
-import { buildTable, HEADER_WINDOW_ROWS, suggestHeaderRow, type GridRow, type GridValue, type MergeRange } from './table';
+import { buildTable, footnotesWarning, HEADER_WINDOW_ROWS, suggestHeaderRow, trailingFootnoteRows, TYPE_SAMPLE_ROWS, typesFromSampleWarning, type GridRow, type GridValue, type MergeRange } from './table';
 import type { PreviewResult, PreviewWarning, ReaderOptions } from './types';
 
 export type SheetState = 'visible' | 'hidden' | 'veryHidden';
@@ -46,10 +46,13 @@ type DateFormatKind = 'date' | 'datetime' | 'time' | 'elapsed';
  * Returns null for a format that shows no date or time.
  */
 export function classifyDateFormat(format: string | undefined): DateFormatKind | null {
-  if (!format || format === 'General') return null;
+  if (!format) return null;
   const elapsed = /\[(h+|m+|s+)\]/iu.test(format);
+  // The keyword General is matched in any case: German Excel and LibreOffice write GENERAL, and
+  // its E would otherwise read as the era-year token.
   const bare = format
     .replace(/"[^"]*"/gu, '')
+    .replace(/general/giu, '')
     .replace(/\[[^\]]*\]/gu, '')
     .replace(/\\./gu, '')
     .replace(/_.|\*./gu, '')
@@ -123,12 +126,15 @@ export class SheetCollector {
   private lastColumns: Int32Array = new Int32Array(1024);
   private rowTotal = 0;
   private dataRowsAfterExplicitHeader = 0;
+  /** Data rows kept for the sample and the column types: the requested rows, at least TYPE_SAMPLE_ROWS. */
+  readonly sampleRows: number;
 
   constructor(
     private readonly explicitHeaderRow: number | null | undefined,
-    private readonly rowLimit: number,
+    rowLimit: number,
   ) {
-    this.keepFirst = HEADER_WINDOW_ROWS + rowLimit;
+    this.sampleRows = Math.max(rowLimit, TYPE_SAMPLE_ROWS);
+    this.keepFirst = HEADER_WINDOW_ROWS + this.sampleRows;
   }
 
   /** Adds a row; rows must arrive in increasing row order, and empty rows are skipped. */
@@ -147,7 +153,7 @@ export class SheetCollector {
       this.kept.push({ rowNumber, cells });
     } else if (typeof header === 'number' && rowNumber >= header - HEADER_BLOCK_ROWS && rowNumber <= header) {
       this.kept.push({ rowNumber, cells });
-    } else if (typeof header === 'number' && rowNumber > header && this.dataRowsAfterExplicitHeader < this.rowLimit) {
+    } else if (typeof header === 'number' && rowNumber > header && this.dataRowsAfterExplicitHeader < this.sampleRows) {
       this.kept.push({ rowNumber, cells });
     }
     this.addExtent(rowNumber, first, last);
@@ -194,27 +200,21 @@ export class SheetCollector {
       });
     }
 
-    // The table spans the columns used by the header row and every row below it.
-    let rowCount = 0;
-    let firstColumn = Number.MAX_SAFE_INTEGER;
-    let lastColumn = -1;
-    for (let index = 0; index < this.rowTotal; index += 1) {
-      const rowNumber = this.rowNumbers[index] ?? 0;
-      if (headerRow !== null && rowNumber < headerRow) continue;
-      if (headerRow === null || rowNumber > headerRow) rowCount += 1;
-      firstColumn = Math.min(firstColumn, this.firstColumns[index] ?? 0);
-      lastColumn = Math.max(lastColumn, this.lastColumns[index] ?? -1);
+    let extent = this.tableExtent(headerRow, merges, new Set());
+    // Footnotes sit below the table, so they are looked for only when every row of the sheet was
+    // kept. NOTE: a sheet longer than the kept rows keeps its footnote rows as data, without a warning.
+    let footnotes: GridRow[] = [];
+    if (options.headerRow === undefined && this.kept.length === this.rowTotal) {
+      const dataRows = this.kept.filter((row) => headerRow === null || row.rowNumber > headerRow);
+      footnotes = trailingFootnoteRows(dataRows, 'typed', extent.columnCount);
     }
-    if (headerRow !== null) {
-      // Merged header cells may start left of the header row's first value.
-      for (const merge of merges) if (merge.top <= headerRow && merge.bottom >= headerRow) firstColumn = Math.min(firstColumn, merge.left);
-    }
-    if (lastColumn < 0) firstColumn = 0;
-    const columnCount = lastColumn < 0 ? 0 : lastColumn - firstColumn + 1;
+    const footnoteNumbers = new Set(footnotes.map((row) => row.rowNumber));
+    if (footnotes.length > 0) extent = this.tableExtent(headerRow, merges, footnoteNumbers);
+    const { rowCount, firstColumn, columnCount } = extent;
 
     const table = buildTable({
       mode: 'typed',
-      rows: this.kept,
+      rows: this.kept.filter((row) => !footnoteNumbers.has(row.rowNumber)),
       merges,
       headerRow,
       firstColumn,
@@ -224,6 +224,9 @@ export class SheetCollector {
     });
     const warnings: PreviewWarning[] = [...table.warnings];
     if (this.rowTotal === 0) warnings.push({ code: 'SHEET_EMPTY', message: 'The sheet has no cells with values; choose another sheet.' });
+    if (footnotes.length > 0) warnings.push(footnotesWarning(footnotes));
+    const sampleWarning = typesFromSampleWarning(table.typedRows, rowCount, true);
+    if (sampleWarning) warnings.push(sampleWarning);
 
     return {
       columns: table.columns,
@@ -235,6 +238,29 @@ export class SheetCollector {
       suggestedHeaderRow,
       warnings,
     };
+  }
+
+  /**
+   * Measures the table: the data rows below the header and the columns used by the header row and
+   * every row below it, leaving out the rows in `excluded`.
+   */
+  private tableExtent(headerRow: number | null, merges: readonly MergeRange[], excluded: ReadonlySet<number>): { rowCount: number; firstColumn: number; columnCount: number } {
+    let rowCount = 0;
+    let firstColumn = Number.MAX_SAFE_INTEGER;
+    let lastColumn = -1;
+    for (let index = 0; index < this.rowTotal; index += 1) {
+      const rowNumber = this.rowNumbers[index] ?? 0;
+      if ((headerRow !== null && rowNumber < headerRow) || excluded.has(rowNumber)) continue;
+      if (headerRow === null || rowNumber > headerRow) rowCount += 1;
+      firstColumn = Math.min(firstColumn, this.firstColumns[index] ?? 0);
+      lastColumn = Math.max(lastColumn, this.lastColumns[index] ?? -1);
+    }
+    if (headerRow !== null) {
+      // Merged header cells may start left of the header row's first value.
+      for (const merge of merges) if (merge.top <= headerRow && merge.bottom >= headerRow) firstColumn = Math.min(firstColumn, merge.left);
+    }
+    if (lastColumn < 0) firstColumn = 0;
+    return { rowCount, firstColumn, columnCount: lastColumn < 0 ? 0 : lastColumn - firstColumn + 1 };
   }
 }
 

@@ -37,6 +37,13 @@ export type GridMode = 'text' | 'typed';
 
 /** Non-blank rows from the top of the table that header detection looks at. */
 export const HEADER_WINDOW_ROWS = 50;
+/**
+ * Data rows that column types are inferred from, however few rows the request returns, so that a
+ * column's type does not change with the `rows` option.
+ */
+export const TYPE_SAMPLE_ROWS = 200;
+/** Tables narrower than this have no footnote detection: a row with one empty cell is not a note. */
+const FOOTNOTE_MIN_TABLE_COLUMNS = 3;
 
 const TEXT_NUMBER = /^\s*[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?\s*$/u;
 const TEXT_DATE = /^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$/u;
@@ -180,6 +187,8 @@ export interface TableInput {
 export interface TablePreview {
   columns: PreviewColumn[];
   rows: Cell[][];
+  /** Data rows the column types were inferred from: at most TYPE_SAMPLE_ROWS. */
+  typedRows: number;
   warnings: PreviewWarning[];
 }
 
@@ -208,13 +217,14 @@ export function buildTable(input: TableInput): TablePreview {
   }
   const names = normalizeHeaderNames(Array.from({ length: columnCount }, (_, index) => rawNames[index] ?? ''));
 
-  const dataRows = rows.filter((row) => headerRow === null || row.rowNumber > headerRow).slice(0, input.rowLimit);
+  const typeRows = rows.filter((row) => headerRow === null || row.rowNumber > headerRow).slice(0, Math.max(input.rowLimit, TYPE_SAMPLE_ROWS));
+  const dataRows = typeRows.slice(0, input.rowLimit);
   const shownRows: Cell[][] = dataRows.map((row) =>
     Array.from({ length: shownColumns }, (_, offset) => toCell(row.cells[firstColumn + offset] ?? null)),
   );
 
   const columns: PreviewColumn[] = names.slice(0, shownColumns).map((name, offset) => {
-    const values = dataRows.map((row) => row.cells[firstColumn + offset] ?? null);
+    const values = typeRows.map((row) => row.cells[firstColumn + offset] ?? null);
     const column: PreviewColumn = { name, type: mode === 'text' ? inferColumnType(values.map((value) => (typeof value === 'string' ? value : null))) : typedColumnType(values) };
     const raw = rawNames[offset];
     // The header text as written, when normalising changed more than the outer whitespace.
@@ -223,10 +233,59 @@ export function buildTable(input: TableInput): TablePreview {
   });
 
   const warnings: PreviewWarning[] = [];
-  if (columnCount > shownColumns) {
-    warnings.push({ code: 'COLUMNS_TRUNCATED', message: `The table has ${columnCount} columns; the preview shows the first ${shownColumns}.` });
-  }
-  return { columns, rows: shownRows, warnings };
+  if (columnCount > shownColumns) warnings.push(columnsTruncatedWarning(columnCount, shownColumns));
+  return { columns, rows: shownRows, typedRows: typeRows.length, warnings };
+}
+
+/**
+ * Builds the warning that column types come from the first `typedRows` data rows only, or returns
+ * undefined when those are all the rows the table has.
+ */
+export function typesFromSampleWarning(typedRows: number, rowCount: number, rowCountExact: boolean): PreviewWarning | undefined {
+  if (rowCount <= typedRows) return undefined;
+  const total = rowCountExact ? `${rowCount}` : `about ${rowCount}`;
+  return {
+    code: 'TYPES_FROM_SAMPLE',
+    message: `Column types come from the first ${typedRows} of the ${total} rows; a value further down may not fit its column's type.`,
+  };
+}
+
+/**
+ * Finds footnote rows at the end of a table: the trailing run of rows whose non-empty cells are all
+ * text and fill less than half of the table's columns, the rule by which header detection tells
+ * preamble lines from table rows. Source lines, notes and `====` separators below a table look like
+ * this. `dataRows` must end with the table's last row.
+ * Readers look for footnotes only under a suggested header row, so an explicit header row is the
+ * way to read them as data. Returns the footnote rows, or none when every data row would be one or the table has fewer than
+ * FOOTNOTE_MIN_TABLE_COLUMNS columns.
+ */
+export function trailingFootnoteRows(dataRows: readonly GridRow[], mode: GridMode, columnCount: number): GridRow[] {
+  if (columnCount < FOOTNOTE_MIN_TABLE_COLUMNS) return [];
+  const tableRowCells = Math.ceil(columnCount / 2);
+  const isNote = (row: GridRow): boolean => {
+    const filled = row.cells.filter((value) => !isEmpty(value));
+    return filled.length >= 1 && filled.length < tableRowCells && filled.every((value) => !isTypedValue(value, mode));
+  };
+
+  let start = dataRows.length;
+  while (start > 0 && isNote(dataRows[start - 1] as GridRow)) start -= 1;
+  return start === 0 ? [] : dataRows.slice(start);
+}
+
+/** Builds the warning for footnote rows left out of the table. */
+export function footnotesWarning(footnotes: readonly GridRow[]): PreviewWarning {
+  const first = footnotes[0]?.rowNumber ?? 0;
+  const last = footnotes[footnotes.length - 1]?.rowNumber ?? first;
+  const where = first === last ? `row ${first}` : `rows ${first}-${last}`;
+  return {
+    code: 'FOOTNOTES_BELOW_TABLE',
+    message: `${footnotes.length} rows below the table (${where}) contain only a note in a few cells, so they were read as footnotes and left out of the row count, the rows and the column types; set the header row explicitly to read them as data rows.`,
+  };
+}
+
+/** Builds the warning every reader gives when the preview returns fewer columns than the table has. */
+export function columnsTruncatedWarning(columnCount: number, shownColumns: number): PreviewWarning {
+  return { code: 'COLUMNS_TRUNCATED', message: `The table has ${columnCount} columns; the preview shows the first ${shownColumns}.` };
 }
 
 function toCell(value: GridValue): Cell {

@@ -119,6 +119,14 @@ try {
   if (/password|encrypt/iu.test(message)) {
     reply(failure('INPUT_ENCRYPTED', 'The workbook is password-protected; save it without a password and upload it again.'));
   } else {
-    reply(failure('INPUT_PARSE_FAILED', `The workbook could not be read as an .xls file: ${message}. Open and save it again in a spreadsheet program, then upload the new file.`, { reason: message }));
+    // SheetJS fails on a damaged or cut-off file with whatever JavaScript error the parse hits
+    // (often a TypeError), so that text goes to the details only.
+    reply(
+      failure(
+        'INPUT_PARSE_FAILED',
+        'The .xls workbook is damaged or truncated, so it could not be read. Open and save it again in a spreadsheet program, then upload the new file.',
+        { reason: message },
+      ),
+    );
   }
 }

@@ -114,7 +114,7 @@ export async function readXls(scriptPath: string, filePath: string, options: Rea
   const reply = await runChild(scriptPath, filePath, {
     sheetName: options.sheetName,
     headerRow: options.headerRow ?? null,
-    rowLimit: options.rows,
+    rowLimit: collector.sampleRows,
     keepFirst: collector.keepFirst,
     headerBlockRows: HEADER_BLOCK_ROWS,
   });

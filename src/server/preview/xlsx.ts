@@ -1,29 +1,23 @@
-import fs from 'node:fs';
-import { type Readable, Transform } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 
 import ExcelJS from 'exceljs';
 
 import { InletError } from '../errors';
+import { oleInXlsxProblem, readHead } from '../formats';
 import { chooseSheet, dateToSerial, parseRange, serialToGridValue, SheetCollector, type SheetInfo, type SheetState, type SheetTable } from './spreadsheet';
 import type { GridValue, MergeRange } from './table';
 import type { ReaderOptions } from './types';
-import { inspectZip } from './zip-guard';
+import { inspectZip, openZipEntry, type ZipSummary } from './zip-guard';
 
 /** Maximum time an .xlsx preview may take before it fails as a parse failure. */
 export const XLSX_TIMEOUT_MS = 60_000;
-/**
- * How long parsing may make no progress once the whole file has been read. unzipper 0.10 waits
- * forever for the rest of an entry whose header promises more bytes than a damaged file holds.
- */
-export const XLSX_STALL_MS = 1_000;
-
-/** Time of the last sign of parsing progress, for the stall watchdog. */
-interface Progress {
-  at: number;
-}
 
 const OLE_SIGNATURE = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
 const ZIP_SIGNATURE = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+
+/** Part name of the workbook; exceljs 4.4 reads only workbooks stored there. */
+const WORKBOOK_PART = 'xl/workbook.xml';
+const WORKBOOK_RELS_PART = 'xl/_rels/workbook.xml.rels';
 
 // exceljs 4.4 keeps what the streaming reader learns about the workbook in fields that its type
 // declarations leave out; these are the ones read here.
@@ -32,14 +26,13 @@ interface WorkbookInternals {
   workbookRels?: { Id?: string; Type?: string; Target?: string }[];
   properties?: { model?: { date1904?: boolean } };
   _parseSharedStrings(entry: NodeJS.ReadableStream): AsyncGenerator<unknown>;
+  _parseStyles(entry: NodeJS.ReadableStream): Promise<void>;
   _parseRels(entry: NodeJS.ReadableStream): Promise<void>;
   _parseWorkbook(entry: NodeJS.ReadableStream): Promise<void>;
-  parse(): AsyncGenerator<{ eventType: string; value: unknown }>;
+  _parseWorksheet(iterator: AsyncIterable<Buffer | string>, sheetNo: string): Generator<{ eventType: string; value: unknown }>;
 }
 
 interface WorksheetInternals {
-  name: string;
-  iterator: AsyncIterable<Buffer | string>;
   [Symbol.asyncIterator](): AsyncIterator<ExcelJS.Row>;
 }
 
@@ -52,26 +45,51 @@ function parseFailure(reason: string): InletError {
   return new InletError('INPUT_PARSE_FAILED', `The workbook could not be read: ${reason}. Open and save it again in a spreadsheet program, then upload the new file.`, { reason });
 }
 
-/** Lists the worksheets of a workbook with their state; chart sheets and macro sheets are left out. */
-function listWorksheets(workbook: WorkbookInternals): SheetInfo[] {
-  const relations = new Map((workbook.workbookRels ?? []).map((relation) => [relation.Id, relation.Type ?? '']));
-  const sheets: SheetInfo[] = [];
+/**
+ * Resolves a relationship target of the workbook part to a zip entry name. Targets are relative to
+ * the folder of workbook.xml (`worksheets/sheet1.xml`, as Excel writes them) or absolute within the
+ * package (`/xl/worksheets/sheet1.xml`, as openpyxl writes them).
+ */
+export function resolveWorkbookTarget(target: string): string {
+  const segments = target.startsWith('/') ? [] : WORKBOOK_PART.split('/').slice(0, -1);
+  for (const segment of target.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
+  }
+  return segments.join('/');
+}
+
+interface WorksheetPart extends SheetInfo {
+  /** Zip entry name of the worksheet XML. */
+  partName: string;
+}
+
+/** Lists the worksheets of a workbook with their state and part; chart sheets and macro sheets are left out. */
+function listWorksheets(workbook: WorkbookInternals): WorksheetPart[] {
+  const relations = new Map((workbook.workbookRels ?? []).map((relation) => [relation.Id, relation]));
+  const sheets: WorksheetPart[] = [];
   for (const sheet of workbook.model?.sheets ?? []) {
-    const type = relations.get(sheet.rId) ?? '';
-    if (!type.endsWith('/worksheet') || sheet.name === undefined) continue;
+    const relation = relations.get(sheet.rId);
+    if (!(relation?.Type ?? '').endsWith('/worksheet') || sheet.name === undefined) continue;
     const state: SheetState = sheet.state === 'hidden' || sheet.state === 'veryHidden' ? sheet.state : 'visible';
-    sheets.push({ name: sheet.name, state });
+    sheets.push({ name: sheet.name, state, partName: resolveWorkbookTarget(relation?.Target ?? '') });
   }
   return sheets;
 }
 
+/** Returns the part that the workbook relationship of `type` (the last segment of its URI) names, else `fallback`. */
+function relatedPart(workbook: WorkbookInternals, type: string, fallback: string): string {
+  const relation = (workbook.workbookRels ?? []).find((candidate) => (candidate.Type ?? '').endsWith(`/${type}`));
+  return relation?.Target === undefined ? fallback : resolveWorkbookTarget(relation.Target);
+}
+
 /** Re-chunks a UTF-8 byte stream into strings, so that no character is split between two chunks. */
-function utf8Strings(progress: Progress): Transform {
+function utf8Strings(): Transform {
   const decoder = new TextDecoder('utf-8');
   return new Transform({
     readableObjectMode: true,
     transform(chunk: Buffer, _encoding, callback) {
-      progress.at = Date.now();
       callback(null, decoder.decode(chunk, { stream: true }));
     },
     flush(callback) {
@@ -91,18 +109,13 @@ const MAX_CARRY_CHARS = 1024 * 1024;
 
 /**
  * Wraps a worksheet's XML stream. It decodes UTF-8 without splitting characters, drops indentation
- * between tags and collects the merged ranges, which the streaming reader of exceljs skips. It stops
- * once more bytes inflate than the zip directory declared for its largest part.
+ * between tags and collects the merged ranges, which the streaming reader of exceljs skips.
  */
-async function* watchWorksheet(source: AsyncIterable<Buffer | string>, merges: MergeRange[], maxBytes: number, progress: Progress): AsyncGenerator<string> {
+async function* watchWorksheet(source: AsyncIterable<Buffer | string>, merges: MergeRange[]): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8');
-  let inflatedBytes = 0;
   let carry = '';
   for await (const chunk of source) {
-    progress.at = Date.now();
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    inflatedBytes += bytes.length;
-    if (inflatedBytes > maxBytes) throw parseFailure(`a worksheet inflates past the ${maxBytes} bytes its zip directory declares`);
 
     // Pass on text up to the last tag start; the rest waits until the next chunk completes it.
     const text = (carry + decoder.decode(bytes, { stream: true })).replace(INDENTATION, '$1');
@@ -164,67 +177,61 @@ function gridValueOf(cell: ExcelJS.Cell, dates: DateSystem): GridValue {
  * other part is skipped without being parsed.
  */
 export async function readXlsx(filePath: string, options: ReaderOptions): Promise<XlsxPreview> {
-  const handle = await fs.promises.open(filePath, 'r');
-  const signature = Buffer.alloc(8);
-  try {
-    await handle.read(signature, 0, 8, 0);
-  } finally {
-    await handle.close();
+  const head = await readHead(filePath);
+  if (head.subarray(0, 8).equals(OLE_SIGNATURE)) {
+    const problem = oleInXlsxProblem(head);
+    throw new InletError(problem.code === 'INPUT_ENCRYPTED' ? 'INPUT_ENCRYPTED' : 'INPUT_PARSE_FAILED', problem.message, {});
   }
-  if (signature.equals(OLE_SIGNATURE)) {
-    throw new InletError('INPUT_ENCRYPTED', 'The workbook is password-protected (Excel stores such .xlsx files in an encrypted container); save it without a password and upload it again.', {});
-  }
-  if (!signature.subarray(0, 4).equals(ZIP_SIGNATURE)) throw parseFailure('the file does not start like a zip archive, so it is not an .xlsx workbook');
+  if (!head.subarray(0, 4).equals(ZIP_SIGNATURE)) throw parseFailure('the file does not start like a zip archive, so it is not an .xlsx workbook');
 
   const zip = await inspectZip(filePath);
-  const input = fs.createReadStream(filePath);
-  const progress: Progress = { at: Date.now() };
-  let inputEnded = false;
-  input.on('end', () => {
-    inputEnded = true;
-    progress.at = Date.now();
-  });
-
   let timer: NodeJS.Timeout | undefined;
-  let watchdog: NodeJS.Timeout | undefined;
-  const limits = new Promise<never>((_, reject) => {
+  const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(parseFailure(`reading it took longer than ${XLSX_TIMEOUT_MS / 1000} s`)), XLSX_TIMEOUT_MS);
-    watchdog = setInterval(() => {
-      if (inputEnded && Date.now() - progress.at > XLSX_STALL_MS) reject(parseFailure('the zip archive ends inside one of its parts, so the file is truncated or damaged'));
-    }, XLSX_STALL_MS / 4);
   });
-  const reading = streamWorkbook(input, zip.largestEntryBytes, options, progress);
-  reading.catch(() => undefined); // once a limit fires, the read is abandoned and its error unused
+  const reading = readWorkbook(filePath, zip, options);
+  reading.catch(() => undefined); // once the time limit fires, the read is abandoned and its error unused
   try {
-    return await Promise.race([reading, limits]);
+    return await Promise.race([reading, limit]);
   } catch (error) {
     if (error instanceof InletError) throw error;
     throw parseFailure(error instanceof Error ? error.message : String(error));
   } finally {
     clearTimeout(timer);
-    clearInterval(watchdog);
-    input.destroy();
   }
 }
 
 /**
- * Lets a worksheet that is not read go by. A worksheet that exceljs parked in a temporary file comes
- * as a file stream that exceljs deletes as soon as the iteration moves on, so the stream is closed
- * first and its late open error ignored.
+ * Reads the parts a preview needs through the zip directory, in dependency order: relationships,
+ * workbook, shared strings and styles, then the chosen worksheet. The order of entries in the
+ * archive does not matter, and no other worksheet is inflated.
+ *
+ * The streaming `parse()` of exceljs 4.4 is not used because it loses entries at random. unzipper
+ * 0.10 emits `end` on its entry stream as soon as all input is consumed, while entries it pushed
+ * may still wait in the paused stream. A worksheet stored before sharedStrings.xml then came back
+ * without its shared-string cells in some runs.
  */
-function skipWorksheet(worksheet: WorksheetInternals): void {
-  const iterator = worksheet.iterator as Partial<Readable>;
-  if (typeof iterator.destroy === 'function' && typeof iterator.on === 'function') {
-    iterator.on('error', () => undefined);
-    iterator.destroy();
-  }
-}
+async function readWorkbook(filePath: string, zip: ZipSummary, options: ReaderOptions): Promise<XlsxPreview> {
+  // OPC part names compare case-insensitively.
+  const entries = new Map(zip.entries.map((entry) => [entry.name.toLowerCase(), entry]));
+  const open = async (partName: string): Promise<NodeJS.ReadableStream | undefined> => {
+    const entry = entries.get(partName.toLowerCase());
+    return entry === undefined ? undefined : openZipEntry(filePath, entry);
+  };
+  // exceljs decodes each inflated chunk on its own, so a character split between two chunks comes
+  // out garbled. Feeding it whole-character strings avoids that.
+  const openText = async (partName: string): Promise<NodeJS.ReadableStream | undefined> => {
+    const part = await open(partName);
+    if (part === undefined) return undefined;
+    const decoder = utf8Strings();
+    pipeline(part, decoder, () => undefined); // an error reaches the consumer through `decoder`
+    return decoder;
+  };
 
-async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, options: ReaderOptions, progress: Progress): Promise<XlsxPreview> {
-  // NOTE: exceljs keeps the whole shared-string table in memory, and the inflate limit below covers
-  // only the worksheet stream. A workbook whose sharedStrings.xml inflates to hundreds of MiB (still
-  // within the 2 GiB and 200:1 zip checks) can grow the process past 256 MiB.
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
+  // NOTE: exceljs keeps the whole shared-string table in memory. Each part may inflate only to the
+  // size its directory entry declares, and the zip checks bound those sizes, but a workbook whose
+  // sharedStrings.xml inflates to hundreds of MiB can still grow the process past 256 MiB.
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(filePath, {
     sharedStrings: 'cache',
     styles: 'cache',
     hyperlinks: 'ignore',
@@ -232,70 +239,52 @@ async function streamWorkbook(input: fs.ReadStream, maxPartBytes: number, option
     entries: 'ignore',
   }) as unknown as WorkbookInternals;
 
-  // exceljs decodes each inflated chunk of the shared strings on its own, so a character split
-  // between two chunks comes out garbled. Feeding it whole-character strings avoids that.
-  const parseSharedStrings = reader._parseSharedStrings.bind(reader);
-  reader._parseSharedStrings = (entry) => parseSharedStrings(entry.pipe(utf8Strings(progress)));
-
-  // exceljs parses a worksheet as soon as it has the shared strings and the relationships, and then
-  // fails if workbook.xml comes later in the archive. Holding the relationships back until
-  // workbook.xml is parsed makes it park such worksheets in temporary files and parse them last.
-  // exceljs also reads only date1904="1", while LibreOffice writes date1904="true".
-  let relations: WorkbookInternals['workbookRels'];
-  let workbookParsed = false;
+  const relations = await open(WORKBOOK_RELS_PART);
+  if (relations !== undefined) await reader._parseRels(relations);
+  const workbookPart = await openText(WORKBOOK_PART);
+  if (workbookPart === undefined) throw parseFailure(`it has no ${WORKBOOK_PART} part, so it is not an Excel workbook`);
+  // exceljs reads only date1904="1", while LibreOffice writes date1904="true".
   let date1904 = false;
-  const parseRels = reader._parseRels.bind(reader);
-  reader._parseRels = async (entry) => {
-    await parseRels(entry);
-    relations = reader.workbookRels;
-    if (!workbookParsed) reader.workbookRels = undefined;
-  };
-  const parseWorkbook = reader._parseWorkbook.bind(reader);
-  reader._parseWorkbook = async (entry) => {
-    const scanner = utf8Strings(progress);
-    scanner.on('data', (text: string) => {
+  const scanner = new Transform({
+    objectMode: true,
+    transform(text: string, _encoding, callback) {
       if (WORKBOOK_DATE_1904.test(text)) date1904 = true;
-    });
-    await parseWorkbook(entry.pipe(scanner));
-    workbookParsed = true;
-    reader.workbookRels = relations;
-  };
+      callback(null, text);
+    },
+  });
+  pipeline(workbookPart, scanner, () => undefined);
+  await reader._parseWorkbook(scanner);
 
-  let sheets: SheetInfo[] | undefined;
-  let chosen: SheetInfo | undefined;
-  let table: SheetTable | undefined;
-
-  for await (const { eventType, value } of reader.parse()) {
-    progress.at = Date.now();
-    if (eventType !== 'worksheet') continue;
-    sheets ??= listWorksheets(reader);
-    chosen ??= chooseSheet(sheets, options.sheetName);
-    const worksheet = value as WorksheetInternals;
-    if (!chosen || worksheet.name !== chosen.name || table) {
-      skipWorksheet(worksheet);
-      continue;
-    }
-
-    const merges: MergeRange[] = [];
-    worksheet.iterator = watchWorksheet(worksheet.iterator, merges, maxPartBytes, progress);
-    // exceljs has already turned date-formatted numbers into Dates with its own reading of date1904.
-    const converter = { date1904, libraryDate1904: reader.properties?.model?.date1904 === true };
-    const collector = new SheetCollector(options.headerRow, options.rows);
-    for await (const row of worksheet) {
-      const cells: GridValue[] = [];
-      row.eachCell({ includeEmpty: false }, (cell, column) => {
-        cells[column - 1] = gridValueOf(cell, converter);
-      });
-      for (let index = 0; index < cells.length; index += 1) cells[index] ??= null;
-      collector.add(row.number, cells);
-    }
-    table = collector.finish(merges, options);
-    // The loop goes on so that exceljs deletes the temporary files of worksheets it parked.
+  const sharedStrings = await openText(relatedPart(reader, 'sharedStrings', 'xl/sharedStrings.xml'));
+  if (sharedStrings !== undefined) {
+    // In 'cache' mode the generator yields nothing, so running it to the end is the whole parse.
+    const parsing = reader._parseSharedStrings(sharedStrings);
+    for (let step = await parsing.next(); step.done !== true; step = await parsing.next());
   }
+  const styles = await open(relatedPart(reader, 'styles', 'xl/styles.xml'));
+  if (styles !== undefined) await reader._parseStyles(styles);
 
-  sheets ??= listWorksheets(reader);
-  chosen ??= chooseSheet(sheets, options.sheetName);
+  const worksheets = listWorksheets(reader);
+  const chosen = chooseSheet(worksheets, options.sheetName) as WorksheetPart | undefined;
   if (!chosen) throw parseFailure('it has no worksheets');
-  if (!table) throw parseFailure(`the part of sheet ${JSON.stringify(chosen.name)} is missing or not at the path the workbook names`);
+  const sheets: SheetInfo[] = worksheets.map(({ name, state }) => ({ name, state }));
+  const part = await open(chosen.partName);
+  if (part === undefined) throw parseFailure(`the part of sheet ${JSON.stringify(chosen.name)} is missing or not at the path the workbook names`);
+
+  const merges: MergeRange[] = [];
+  const [event] = reader._parseWorksheet(watchWorksheet(part as AsyncIterable<Buffer>, merges), '1');
+  const worksheet = event?.value as WorksheetInternals;
+  // exceljs has already turned date-formatted numbers into Dates with its own reading of date1904.
+  const converter = { date1904, libraryDate1904: reader.properties?.model?.date1904 === true };
+  const collector = new SheetCollector(options.headerRow, options.rows);
+  for await (const row of worksheet) {
+    const cells: GridValue[] = [];
+    row.eachCell({ includeEmpty: false }, (cell, column) => {
+      cells[column - 1] = gridValueOf(cell, converter);
+    });
+    for (let index = 0; index < cells.length; index += 1) cells[index] ??= null;
+    collector.add(row.number, cells);
+  }
+  const table = collector.finish(merges, options);
   return { ...table, sheets, selectedSheet: chosen.name };
 }

@@ -1,4 +1,7 @@
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import zlib from 'node:zlib';
 
 import { InletError } from '../errors';
 
@@ -13,6 +16,10 @@ const EOCD_SIGNATURE = 0x06054b50;
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 const ZIP64_EOCD_SIGNATURE = 0x06064b50;
 const CENTRAL_ENTRY_SIGNATURE = 0x02014b50;
+const LOCAL_ENTRY_SIGNATURE = 0x04034b50;
+const LOCAL_HEADER_BYTES = 30;
+const METHOD_STORED = 0;
+const METHOD_DEFLATE = 8;
 /** End-of-central-directory record without comment, plus the longest comment a zip may carry. */
 const EOCD_SEARCH_BYTES = 22 + 0xffff;
 /** Central directories above this size are refused rather than read into memory. */
@@ -22,6 +29,10 @@ export interface ZipEntrySummary {
   name: string;
   compressedBytes: number;
   inflatedBytes: number;
+  /** 0 (stored) or 8 (deflate); other methods cannot be read. */
+  compressionMethod: number;
+  /** Byte offset of the entry's local file header. */
+  localHeaderOffset: number;
 }
 
 export interface ZipSummary {
@@ -44,8 +55,8 @@ async function readAt(handle: fs.FileHandle, position: number, length: number): 
 /**
  * Reads the zip central directory of an .xlsx and refuses it before anything is inflated when its
  * entries declare more than MAX_INFLATED_BYTES in total or compress by more than MAX_INFLATE_RATIO
- * to one. Entry sizes are what the archive declares; the reader also stops a stream that inflates
- * past `largestEntryBytes`, in case the directory lies.
+ * to one. Entry sizes are what the archive declares; openZipEntry also stops an entry that inflates
+ * past its declared size, in case the directory lies.
  */
 export async function inspectZip(filePath: string): Promise<ZipSummary> {
   const handle = await fs.open(filePath, 'r');
@@ -86,11 +97,13 @@ export async function inspectZip(filePath: string): Promise<ZipSummary> {
     for (let index = 0; index < entryCount; index += 1) {
       if (offset + 46 > directory.length || directory.readUInt32LE(offset) !== CENTRAL_ENTRY_SIGNATURE) throw damaged('a zip directory entry is damaged');
       const flags = directory.readUInt16LE(offset + 8);
+      const compressionMethod = directory.readUInt16LE(offset + 10);
       let compressedBytes = directory.readUInt32LE(offset + 20);
       let inflatedBytes = directory.readUInt32LE(offset + 24);
       const nameBytes = directory.readUInt16LE(offset + 28);
       const extraBytes = directory.readUInt16LE(offset + 30);
       const commentBytes = directory.readUInt16LE(offset + 32);
+      let localHeaderOffset = directory.readUInt32LE(offset + 42);
       const name = directory.toString('utf8', offset + 46, offset + 46 + nameBytes);
       if ((flags & 0x1) !== 0) {
         throw new InletError('INPUT_ENCRYPTED', 'The workbook is password-protected; save it without a password and upload it again.', {});
@@ -108,12 +121,16 @@ export async function inspectZip(filePath: string): Promise<ZipSummary> {
             inflatedBytes = Number(directory.readBigUInt64LE(field));
             field += 8;
           }
-          if (compressedBytes === 0xffffffff && field + 8 <= directory.length) compressedBytes = Number(directory.readBigUInt64LE(field));
+          if (compressedBytes === 0xffffffff && field + 8 <= directory.length) {
+            compressedBytes = Number(directory.readBigUInt64LE(field));
+            field += 8;
+          }
+          if (localHeaderOffset === 0xffffffff && field + 8 <= directory.length) localHeaderOffset = Number(directory.readBigUInt64LE(field));
         }
         extra += 4 + length;
       }
 
-      entries.push({ name, compressedBytes, inflatedBytes });
+      entries.push({ name, compressedBytes, inflatedBytes, compressionMethod, localHeaderOffset });
       offset = extraEnd + commentBytes;
     }
 
@@ -140,4 +157,57 @@ export async function inspectZip(filePath: string): Promise<ZipSummary> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Opens one entry of a zip archive as a stream of its inflated bytes, found through the central
+ * directory rather than by scanning the archive in order. The stream fails with INPUT_PARSE_FAILED
+ * when the entry inflates past the size the directory declares or its data is cut short.
+ */
+export async function openZipEntry(filePath: string, entry: ZipEntrySummary): Promise<Readable> {
+  if (entry.compressionMethod !== METHOD_STORED && entry.compressionMethod !== METHOD_DEFLATE) {
+    throw damaged(`part ${entry.name} uses zip compression method ${entry.compressionMethod}, which is not supported`);
+  }
+
+  // The local header repeats the name and has its own extra field, so the data starts after both.
+  const handle = await fs.open(filePath, 'r');
+  let header: Buffer;
+  try {
+    header = await readAt(handle, entry.localHeaderOffset, LOCAL_HEADER_BYTES);
+  } finally {
+    await handle.close();
+  }
+  if (header.length < LOCAL_HEADER_BYTES || header.readUInt32LE(0) !== LOCAL_ENTRY_SIGNATURE) {
+    throw damaged(`the zip directory points to a missing local header for part ${entry.name}`);
+  }
+  const dataStart = entry.localHeaderOffset + LOCAL_HEADER_BYTES + header.readUInt16LE(26) + header.readUInt16LE(28);
+
+  const raw = entry.compressedBytes === 0 ? Readable.from([]) : createReadStream(filePath, { start: dataStart, end: dataStart + entry.compressedBytes - 1 });
+  const inflater = entry.compressionMethod === METHOD_DEFLATE ? zlib.createInflateRaw() : new PassThrough();
+  let inflatedBytes = 0;
+  const limit = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      inflatedBytes += chunk.length;
+      if (inflatedBytes > entry.inflatedBytes) {
+        callback(damaged(`part ${entry.name} inflates past the ${entry.inflatedBytes} bytes its zip directory declares`));
+        return;
+      }
+      callback(null, chunk);
+    },
+    flush(callback) {
+      if (inflatedBytes < entry.inflatedBytes) callback(damaged(`part ${entry.name} ends after ${inflatedBytes} of its ${entry.inflatedBytes} bytes, so the file is truncated`));
+      else callback();
+    },
+  });
+  const fail = (error: Error): void => {
+    limit.destroy(error instanceof InletError ? error : damaged(`part ${entry.name} is damaged (${error.message})`));
+  };
+  raw.on('error', fail);
+  inflater.on('error', fail);
+  raw.pipe(inflater).pipe(limit);
+  limit.on('close', () => {
+    raw.destroy();
+    inflater.destroy();
+  });
+  return limit;
 }

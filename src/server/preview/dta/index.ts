@@ -1,6 +1,7 @@
 import { InletError } from '../../errors';
 import type { Cell, DatasetReader, DatasetSource, PreviewResult, PreviewWarning, ReaderOptions } from '../types';
 import { FileByteSource, type ByteSource } from './bytes';
+import { columnsTruncatedWarning } from '../table';
 import { DtaFile, type DtaTableInfo } from './table';
 
 export { MemoryByteSource, FileByteSource, type ByteSource } from './bytes';
@@ -32,6 +33,7 @@ export async function previewDta(source: ByteSource, datasetKey: string, options
   const { info } = file;
 
   const warnings = [...ignoredOptionWarnings(options), ...info.warnings];
+  if (info.columnCount > info.columns.length) warnings.push(columnsTruncatedWarning(info.columnCount, info.columns.length));
   if (limits.truncatedCells > 0) {
     warnings.push({
       code: 'STRL_TRUNCATED',

@@ -32,10 +32,12 @@ function PreviewCell({ cell }: { cell: Cell }) {
     );
   }
   if (typeof cell === 'object' && 'missing' in cell) {
+    // A Stata value label may name a missing code (.a = "refused"); show it as labelled values are shown.
+    const label = 'label' in cell && typeof cell.label === 'string' ? cell.label : undefined;
     return (
-      <td className="cell-missing" title={t('missingValue')}>
+      <td className="cell-missing" title={label === undefined ? t('missingValue') : t('valueLabelTitle', { value: cell.missing, label })}>
         <span className="visually-hidden">{t('missingValue')} </span>
-        {cell.missing}
+        {label !== undefined && <span className="cell-label">{label}</span>} <span className="cell-value">{cell.missing}</span>
       </td>
     );
   }

@@ -193,7 +193,9 @@ export class S3ObjectStore implements ObjectStore {
     const expiresIn = Math.max(1, Math.floor((request.expiresAt.getTime() - Date.now()) / 1000));
     const options = {
       expiresIn,
-      signableHeaders: new Set(['content-length', 'content-type']),
+      // Content-Type is signed only when the bundle declared one; otherwise the SDK's default
+      // application/octet-stream would be signed and a browser PUT without that type refused.
+      signableHeaders: new Set(request.contentType !== null ? ['content-length', 'content-type'] : ['content-length']),
       unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
     };
     if (session.strategy === 'direct') {

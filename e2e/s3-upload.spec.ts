@@ -1,8 +1,8 @@
 /**
- * An upload through the UI with the S3 store: the browser PUTs parts straight to a real RADOS
+ * An upload through the UI with the S3 store. The browser PUTs parts straight to a real RADOS
  * Gateway on another origin, so it can finalize only if the bucket's CORS rule lets it PUT and
- * read each part's ETag header. This spec starts its own Inlet server (S3 settings) next to the
- * one in playwright.config.ts.
+ * read each part's ETag header. This spec starts its own Inlet server with S3 settings, next to
+ * the one in playwright.config.ts.
  */
 import { expect, test } from '@playwright/test';
 
@@ -59,7 +59,7 @@ test('multipart upload to S3 reads part ETags', async ({ page }) => {
   await page.getByRole('button', { name: 'Upload 1 file' }).click();
   await expect(uploadItem(page, 'diamonds.csv').getByText('Uploaded', { exact: true })).toBeVisible();
 
-  // Every part went to the bucket, not to the app server, and S3 answered each with an ETag.
+  // Every part went to the bucket, not to the app server, and S3 returned an ETag for each.
   const partCount = Math.ceil(DIAMONDS_BYTES / PART_SIZE_BYTES);
   expect(puts).toHaveLength(partCount);
   for (const put of puts) expect(put.etag).toMatch(/^"[0-9a-f]{32}"$/);

@@ -362,6 +362,8 @@ export function listSessions(runtime: Runtime, principal: Principal, input: { jo
     .orderBy(asc(uploadSessions.createdAt))
     .all();
 
+  // NOTE: with S3 these counts come from the part records, which only listParts, refreshUrls and
+  // finalize bring up to date from the bucket, so a count may lag behind parts already sent.
   const counts = new Map(
     db
       .select({ id: uploadParts.uploadSessionId, value: count() })

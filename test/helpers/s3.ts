@@ -99,7 +99,7 @@ export function s3Env(server: S3TestServer, bucket: string = server.bucket): Rec
   };
 }
 
-/** The CORS rule docs/OPERATIONS.md asks for. */
+/** The CORS rule that docs/OPERATIONS.md documents. */
 export const BROWSER_CORS = {
   CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PUT', 'GET', 'HEAD'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 600 }],
 };

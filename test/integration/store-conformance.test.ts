@@ -38,7 +38,7 @@ interface StoreUnderTest {
   env(): Record<string, string>;
   /** A workspace file's bytes, or null when it is not there. */
   workspaceFile(dataDir: string, job: CreatedJob, relPath: string): Promise<Buffer | null>;
-  /** True when the store holds nothing of the session any more: no parts, no upload. */
+  /** True when the store contains nothing of the session any more: no parts, no upload. */
   sessionObjectsGone(dataDir: string, job: CreatedJob, uploadSessionId: string): Promise<boolean>;
 }
 
@@ -105,7 +105,7 @@ function finalize(api: Api, job: CreatedJob, session: SessionData, parts: { part
   return api.ok('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
 }
 
-/** Finalizes, calling again while the answer is FINALIZE_IN_PROGRESS (a crashed claim's lease running out). */
+/** Finalizes, calling again while the result is FINALIZE_IN_PROGRESS (a crashed claim's lease running out). */
 async function finalizeUntilSettled(api: Api, job: CreatedJob, session: SessionData, parts: { partNumber: number; etag: string }[]): Promise<Receipt> {
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const result = await finalize(api, job, session, parts);

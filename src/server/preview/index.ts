@@ -57,7 +57,7 @@ export async function previewDataset(runtime: Runtime, principal: Principal, inp
 
   const saved = (row.readOptions ?? {}) as ReadOptions;
   // NOTE: with S3 and no local mirror this is a temporary local copy, deleted when the preview
-  // returns; a CSV row count still running then keeps reading the open (unlinked) file.
+  // returns. A CSV row count still running then keeps reading the open, unlinked file.
   const file = await openDatasetFile(runtime, { tenantId: job.tenantId, jobId: job.id }, row);
   try {
     return await reader.preview(

@@ -70,7 +70,10 @@ export async function checkBucket(store: S3ObjectStore, config: S3Config, origin
     rules = (await store.client.send(new GetBucketCorsCommand({ Bucket: config.bucket }))).CORSRules ?? [];
   } catch (error) {
     if (s3ErrorName(error) === 'NoSuchCORSConfiguration') return { corsOk: false, reason: 'the bucket has no CORS configuration', corsJson };
-    throw storeFailure('read the bucket CORS configuration', error);
+    // HeadBucket already proved the bucket and the credentials. Some stores do not implement
+    // bucket CORS (they configure it server-wide), so this only warns.
+    const name = error instanceof Error ? error.name : String(error);
+    return { corsOk: false, reason: `the store did not return the bucket's CORS configuration (${name})`, corsJson };
   }
   if (rules.some((rule) => ruleFits(rule, origin))) return { corsOk: true };
   return {

@@ -172,6 +172,12 @@ export class S3ObjectStore implements ObjectStore {
 
   // Upload sessions.
 
+  /**
+   * Starts the session's multipart upload. The declared Content-Type goes on the upload here,
+   * because UploadPart URLs cannot bind one.
+   * NOTE: no ChecksumAlgorithm is set, so parts may be sent with or without a checksum header. This
+   * is tested against Ceph 16 only; AWS S3's handling of part checksums on such uploads is untested.
+   */
   async beginUpload(session: SessionRow, contentType: string | null): Promise<string | null> {
     if (session.strategy === 'direct') return null;
     const created = await this.send('start a multipart upload', () =>
@@ -183,8 +189,8 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * Presigns a PUT of one part. Content-Length is a signed header, so the store rejects a body of
-   * any other size; a part checksum goes into the signed headers too (it cannot be a query
-   * parameter), so the client must send exactly that x-amz-checksum-sha256.
+   * any other size. A part checksum is a signed header too, because S3 does not read it from the
+   * query string, so the client must send exactly that x-amz-checksum-sha256.
    */
   signPartUrl(request: PartUrlRequest): Promise<string> {
     const { session } = request;
@@ -221,9 +227,9 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /**
-   * Makes the part records match the bucket while the session takes parts: a part the bucket holds
+   * Makes the part records match the bucket while the session takes parts: a part the bucket contains
    * is recorded (with its ETag; its SHA-256 stays unknown until finalize hashes it, unless the
-   * store reports one), a record whose part the bucket no longer holds is dropped, and a part whose
+   * store reports one), a record whose part the bucket no longer contains is dropped, and a part whose
    * ETag changed (sent again) gets its new ETag. Once finalize has claimed the session the records
    * are final and the bucket is not asked.
    */
@@ -304,8 +310,8 @@ export class S3ObjectStore implements ObjectStore {
       for (const part of page.Parts ?? []) {
         const partNumber = part.PartNumber ?? 0;
         if (partNumber < 1 || partNumber > session.partCount || !part.ETag) continue;
-        // Content-Length is signed, so a part of another size cannot come from our URLs; leaving it
-        // unrecorded makes it read as missing, and the client sends it again.
+        // Content-Length is signed, so a part of another size cannot come from Inlet's URLs. Left
+        // unrecorded, it reads as missing and the client sends it again.
         if (part.Size !== partSizeOf(session, session.sizeBytes, partNumber)) continue;
         const sha256 = part.ChecksumSHA256 ? Buffer.from(part.ChecksumSHA256, 'base64').toString('hex') : '';
         parts.set(partNumber, { partNumber, sizeBytes: part.Size, etag: part.ETag, sha256 });
@@ -352,7 +358,7 @@ export class S3ObjectStore implements ObjectStore {
    * Completes the multipart upload, then streams the object once, hashing the whole file and each
    * part. A part whose SHA-256 differs from the client's (or from the one the store reported) is
    * named in a retryable CHECKSUM_MISMATCH: the completed object cannot take new parts, so the
-   * session moves to a fresh multipart upload that already holds copies of the good parts, and
+   * session moves to a fresh multipart upload that already contains copies of the good parts, and
    * the client sends only the bad ones again.
    */
   async hashUpload(session: SessionRow, parts: PartRecord[], clientSha256: Map<number, string>): Promise<UploadHash> {
@@ -416,12 +422,12 @@ export class S3ObjectStore implements ObjectStore {
           ok: false,
           code: 'UPLOAD_INCOMPLETE',
           partNumbers: Array.from({ length: session.partCount }, (_, index) => index + 1),
-          message: 'The object store no longer holds this multipart upload; PUT every part again, then finalize again.',
+          message: 'The multipart upload was not found in the object store (aborted outside Inlet); PUT every part again, then finalize again.',
         };
       }
       if (name === 'InvalidPart' || name === 'InvalidPartOrder' || name === 'EntityTooSmall') {
         // A part was sent again after the records were taken: list again and let the client retry.
-        return { ok: false, code: 'CHECKSUM_MISMATCH', partNumbers: [], message: `The object store refused the part list (${name}); finalize again.` };
+        return { ok: false, code: 'CHECKSUM_MISMATCH', partNumbers: [], message: `The object store rejected the part list (${name}) because a part changed; finalize again.` };
       }
       throw storeFailure('complete a multipart upload', error);
     }
@@ -486,8 +492,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /**
-   * Gives the session a place to receive `badParts` again. A direct upload just forgets its
-   * object. A multipart session gets a new multipart upload holding server-side copies of the good
+   * Gives the session a place to receive `badParts` again. A direct upload deletes its
+   * object and part record. A multipart session gets a new multipart upload holding server-side copies of the good
    * parts of the completed object; the records then name the copies.
    */
   private async restartWithGoodParts(session: SessionRow, partSha256: string[], badParts: number[]): Promise<void> {

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chromium fonts-noto-cjk readstat python3-pandas python3-openpyxl python3-xlrd)
+APT_PACKAGES=(chromium fonts-noto-cjk readstat python3-pandas python3-openpyxl python3-xlrd radosgw ceph-mon ceph-osd ceph-common)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
@@ -36,7 +36,15 @@ echo "Building the app"
 npm run build --silent || { echo "0 passed, 1 failed"; exit 1; }
 
 results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
+s3_dir="$results/s3"
+trap 'bash scripts/s3-test-server.sh stop "$s3_dir"; rm -rf "$results"' EXIT
+
+# One S3-compatible server (Ceph RADOS Gateway) for every S3 test; they read its INLET_S3_* lines.
+echo "Starting the S3 test server"
+s3_env=$(bash scripts/s3-test-server.sh start "$s3_dir") || { echo "0 passed, 1 failed"; exit 1; }
+while IFS= read -r line; do
+  export "INLET_TEST_S3_${line#INLET_S3_}"
+done <<<"$s3_env"
 
 echo "Running unit and integration tests"
 shopt -s nullglob

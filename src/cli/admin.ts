@@ -19,7 +19,7 @@ import { InletError } from '../server/errors';
 import { createJobToken, createTenantKey } from '../server/jobs';
 import { createLogger } from '../server/logger';
 import type { Runtime } from '../server/runtime';
-import { LocalObjectStore } from '../server/storage/local-store';
+import { createObjectStore } from '../server/storage/create-store';
 import { loadSigningSecret } from '../server/storage/signing';
 import { sweepOnce } from '../server/sweeper';
 import { DataPaths } from '../server/workspace';
@@ -43,7 +43,7 @@ async function openRuntime(json: boolean): Promise<Runtime> {
   await migrateUnderLock(db, config.dataDir, path.join(root, 'drizzle'));
   const signingSecret = loadSigningSecret(config.dataDir);
   const logger = createLogger(json ? 'silent' : 'warn', false);
-  return { projectRoot: root, config, db, logger, paths, signingSecret, store: new LocalObjectStore(paths, signingSecret) };
+  return { projectRoot: root, config, db, logger, paths, signingSecret, store: createObjectStore(config, paths, signingSecret, db) };
 }
 
 function print(io: Io, json: boolean, value: Record<string, unknown>, text: string): void {

@@ -11,6 +11,8 @@ export interface Config {
   publicUrl: string | null;
   openMode: boolean;
   objectStore: 'local' | 's3';
+  /** Set when objectStore is 's3'. */
+  s3: S3Config | null;
   workspaceMirror: 'none' | 'local';
   urlTtlSeconds: number;
   sessionTtlSeconds: number;
@@ -26,6 +28,24 @@ export interface Config {
   sweepIntervalSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   testMode: boolean;
+}
+
+/** Connection to an S3-compatible bucket, from the INLET_S3_* keys. */
+export interface S3Config {
+  /** Endpoint the server calls; null means AWS S3's regional endpoint. */
+  endpoint: string | null;
+  /** Endpoint that signed URLs point at, the one browsers reach; defaults to `endpoint`. */
+  publicEndpoint: string | null;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+  /**
+   * Objects up to this size are copied with one CopyObject call, larger ones part by part with
+   * UploadPartCopy. S3 allows at most 5 GiB per CopyObject; test mode may lower it.
+   */
+  singleCopyMaxBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -103,6 +123,55 @@ function readPublicUrl(env: Env): string | null {
   return url.origin + url.pathname.replace(/\/+$/, '');
 }
 
+function readEndpoint(env: Env, key: string): string | null {
+  const raw = env[key]?.trim();
+  if (!raw) return null;
+
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(key, `expected an absolute http(s) URL such as https://s3.example.org, got "${raw}"`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+    throw new ConfigError(key, `expected an http or https URL without query or fragment, got "${raw}"`);
+  }
+  return url.origin + url.pathname.replace(/\/+$/, '');
+}
+
+function readRequired(env: Env, key: string, what: string): string {
+  const value = env[key]?.trim();
+  if (!value) throw new ConfigError(key, `is required when INLET_OBJECT_STORE=s3: set it to ${what}`);
+  return value;
+}
+
+/** S3 bucket names: 3 to 63 characters of a-z 0-9 . -, starting and ending with a letter or digit. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function readS3Config(env: Env, testMode: boolean): S3Config {
+  const endpoint = readEndpoint(env, 'INLET_S3_ENDPOINT');
+  const bucket = readRequired(env, 'INLET_S3_BUCKET', 'the name of an existing bucket');
+  if (!BUCKET_NAME.test(bucket)) {
+    throw new ConfigError('INLET_S3_BUCKET', `expected 3 to 63 characters of a-z, 0-9, "." and "-", got "${bucket}"`);
+  }
+  const region = readString(env, 'INLET_S3_REGION', 'us-east-1');
+  if (!/^[a-z0-9-]{1,64}$/.test(region)) {
+    throw new ConfigError('INLET_S3_REGION', `expected a region name such as eu-central-1, got "${region}"`);
+  }
+
+  return {
+    endpoint,
+    publicEndpoint: readEndpoint(env, 'INLET_S3_PUBLIC_ENDPOINT') ?? endpoint,
+    region,
+    bucket,
+    accessKeyId: readRequired(env, 'INLET_S3_ACCESS_KEY_ID', 'the access key id of a user that may read and write the bucket'),
+    secretAccessKey: readRequired(env, 'INLET_S3_SECRET_ACCESS_KEY', 'the secret access key of that user'),
+    // Virtual-hosted addressing needs DNS for every bucket name; most self-hosted stores use paths.
+    forcePathStyle: readBoolean(env, 'INLET_S3_FORCE_PATH_STYLE', endpoint !== null),
+    singleCopyMaxBytes: testMode ? readInteger(env, 'INLET_TEST_S3_SINGLE_COPY_MAX_BYTES', MAX_PART_SIZE_BYTES, 1, MAX_PART_SIZE_BYTES) : MAX_PART_SIZE_BYTES,
+  };
+}
+
 /** Parses the environment into a Config, raising ConfigError on the first invalid key. */
 export function loadConfig(env: Env = process.env): Config {
   const testMode = readBoolean(env, 'INLET_TEST_MODE', false);
@@ -118,10 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const objectStore = readChoice(env, 'INLET_OBJECT_STORE', 'local', ['local', 's3'] as const);
-  if (objectStore === 's3') {
-    // NOTE: the S3 object store is not implemented yet; refusing here beats a silent fallback.
-    throw new ConfigError('INLET_OBJECT_STORE', 'the s3 object store is not available in this version; use local');
-  }
+  const s3 = objectStore === 's3' ? readS3Config(env, testMode) : null;
 
   return {
     port: readInteger(env, 'PORT', 3000, 0, 65_535),
@@ -130,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: readPublicUrl(env),
     openMode: readBoolean(env, 'INLET_OPEN_MODE', true),
     objectStore,
+    s3,
     workspaceMirror: readChoice(env, 'INLET_WORKSPACE_MIRROR', 'none', ['none', 'local'] as const),
     urlTtlSeconds,
     sessionTtlSeconds,

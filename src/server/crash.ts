@@ -9,6 +9,7 @@ export type CrashPoint =
   | 'put.before_rename'
   | 'put.before_record'
   | 'finalize.after_claim'
+  | 'finalize.after_complete'
   | 'finalize.after_stage'
   | 'finalize.after_place'
   | 'finalize.after_commit';

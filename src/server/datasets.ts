@@ -1,6 +1,3 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
-
 import { and, eq, sql } from 'drizzle-orm';
 
 import type { Principal } from './auth';
@@ -10,14 +7,13 @@ import { datasets, jobs } from './db/schema';
 import { InletError } from './errors';
 import { addSeconds, nowIso } from './ids';
 import type { Manifest, ManifestDataset, ReadOptions } from './manifest';
-import { buildManifest, fingerprintOf, listDatasets, toManifestDataset, writeProjections } from './manifest';
+import { buildManifest, fingerprintOf, listDatasets, MANIFEST_REL_PATH, toManifestDataset, writeProjections } from './manifest';
 import type { Role } from './rules';
 import { formatForRole, isRole, ROLES } from './rules';
 import type { Runtime } from './runtime';
 import { parseEncodingOption } from './preview/dta/text';
 import { normalizeEncodingOverride } from './preview/encoding';
 import { previewDataset } from './preview';
-import { signedQuery } from './storage/signing';
 
 export const DOWNLOADS_PATH_PREFIX = '/api/objects/downloads/';
 
@@ -47,7 +43,7 @@ function refreshFingerprint(tx: Db, jobId: string, now: Date): void {
  * secondary_dataset instead of dropping it, so no stored data is lost by a role change.
  */
 export async function setRole(runtime: Runtime, principal: Principal, input: { jobId: string; datasetKey: string; role: string }, now: Date): Promise<Manifest> {
-  const { db, paths } = runtime;
+  const { db, store } = runtime;
   const job = requireJob(db, principal, input.jobId);
   requireOpenJob(job);
   if (!isRole(input.role)) {
@@ -71,14 +67,14 @@ export async function setRole(runtime: Runtime, principal: Principal, input: { j
         .run();
       refreshFingerprint(tx as unknown as Db, job.id, now);
     });
-    await writeProjections(db, paths, job.id);
+    await writeProjections(db, store, job.id);
   }
   return buildManifest(db, job.id);
 }
 
 /** Removes a dataset from the manifest and deletes its bytes. */
 export async function removeDataset(runtime: Runtime, principal: Principal, input: { jobId: string; datasetKey: string }, now: Date): Promise<Manifest> {
-  const { db, paths } = runtime;
+  const { db, store } = runtime;
   const job = requireJob(db, principal, input.jobId);
   requireOpenJob(job);
   const dataset = requireDataset(db, job, input.datasetKey);
@@ -89,8 +85,8 @@ export async function removeDataset(runtime: Runtime, principal: Principal, inpu
       .run();
     refreshFingerprint(tx as unknown as Db, job.id, now);
   });
-  await fs.rm(path.join(paths.workspaceDir(job.tenantId, job.id), dataset.relPath), { force: true });
-  await writeProjections(db, paths, job.id);
+  await store.deleteWorkspaceFile({ tenantId: job.tenantId, jobId: job.id }, dataset.relPath);
+  await writeProjections(db, store, job.id);
   return buildManifest(db, job.id);
 }
 
@@ -103,7 +99,7 @@ export async function setReadOptions(
   principal: Principal,
   input: { jobId: string; datasetKey: string } & ReadOptions,
 ): Promise<ManifestDataset> {
-  const { db, paths } = runtime;
+  const { db, store } = runtime;
   const job = requireJob(db, principal, input.jobId);
   requireOpenJob(job);
   const dataset = requireDataset(db, job, input.datasetKey);
@@ -158,24 +154,31 @@ export async function setReadOptions(
       .where(eq(jobs.id, job.id))
       .run();
   });
-  await writeProjections(db, paths, job.id);
+  await writeProjections(db, store, job.id);
   return toManifestDataset(requireDataset(db, job, dataset.datasetKey));
 }
 
 /** Signs a GET URL for a dataset's bytes, or for manifest.json when no dataset key is given. */
-export function downloadUrl(
+export async function downloadUrl(
   runtime: Runtime,
   principal: Principal,
   input: { jobId: string; datasetKey?: string | undefined },
   baseUrl: string,
   now: Date,
-): { url: string; expiresAt: string } {
-  const { db, config, signingSecret } = runtime;
+): Promise<{ url: string; expiresAt: string }> {
+  const { db, config, store } = runtime;
   const job = requireJob(db, principal, input.jobId);
-  const target = input.datasetKey === undefined ? 'manifest' : requireDataset(db, job, input.datasetKey).datasetKey;
+  const dataset = input.datasetKey === undefined ? null : requireDataset(db, job, input.datasetKey);
 
   const expiresAt = addSeconds(now, config.urlTtlSeconds);
-  const objectPath = `${DOWNLOADS_PATH_PREFIX}${job.id}/${target}`;
-  const query = signedQuery(signingSecret, 'GET', objectPath, { expires: Math.floor(expiresAt.getTime() / 1000), size: 0 });
-  return { url: `${baseUrl}${objectPath}?${query}`, expiresAt: nowIso(expiresAt) };
+  const url = await store.signDownloadUrl({
+    workspace: { tenantId: job.tenantId, jobId: job.id },
+    relPath: dataset?.relPath ?? MANIFEST_REL_PATH,
+    downloadPath: `${DOWNLOADS_PATH_PREFIX}${job.id}/${dataset?.datasetKey ?? 'manifest'}`,
+    filename: dataset?.originalName ?? 'manifest.json',
+    contentType: dataset?.contentType ?? 'application/json',
+    baseUrl,
+    expiresAt,
+  });
+  return { url, expiresAt: nowIso(expiresAt) };
 }

@@ -1,7 +1,6 @@
-import fsPromises from 'node:fs/promises';
-import path from 'node:path';
-
 import { and, eq, lt, ne, or, sql } from 'drizzle-orm';
+
+import { SNIFF_BYTES } from '@/lib/file-rules';
 
 import type { Principal } from './auth';
 import { crashPoint } from './crash';
@@ -9,7 +8,7 @@ import { bundleFiles, datasets, jobs, uploadParts, uploadSessions } from './db/s
 import type { FinalizeFailureCode } from './errors';
 import { InletError } from './errors';
 import { datasetKeyFor } from './fingerprint';
-import { checkFormat, readHead } from './formats';
+import { checkFormat } from './formats';
 import { addSeconds, nowIso } from './ids';
 import { fingerprintOf, listDatasets, repairProjection, writeProjections } from './manifest';
 import type { FileFormat } from './rules';
@@ -17,9 +16,11 @@ import { contentTypeFor } from './rules';
 import type { Runtime } from './runtime';
 import type { SessionRow } from './sessions';
 import { requireSession } from './sessions';
-import type { LocalObjectStore } from './storage/local-store';
-import { advanceHash, forgetHash } from './storage/multipart-hash';
+import { normalizeEtag } from './storage/etags';
+import type { PartRecord } from './storage/object-store';
 import { storedExtension } from './workspace';
+
+export { normalizeEtag };
 
 export interface Receipt {
   success: true;
@@ -54,12 +55,6 @@ export interface ClientPart {
 /** How long a concurrent caller waits for the winner's receipt before FINALIZE_IN_PROGRESS. */
 const WAIT_FOR_WINNER_MS = 20_000;
 const POLL_INTERVAL_MS = 100;
-
-/** Trims whitespace and one pair of surrounding double quotes, as S3 clients vary in both. */
-export function normalizeEtag(etag: string): string {
-  const trimmed = etag.trim();
-  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1).trim() : trimmed;
-}
 
 /** Raises UPLOAD_PARTS_INVALID unless the list names parts 1..partCount exactly once each. */
 export function checkPartList(parts: readonly ClientPart[], partCount: number): void {
@@ -129,6 +124,8 @@ export async function finalizeSession(
     throw new InletError('JOB_LOCKED', `Job ${session.jobId} is locked; unlock it before finalizing uploads.`, { jobId: session.jobId });
   }
 
+  // With S3 the browser PUTs parts straight to the bucket: the records are brought up to date first.
+  await runtime.store.syncParts(session);
   const partProblem = checkStoredParts(runtime, session, input.parts);
   if (partProblem) return partProblem;
 
@@ -137,7 +134,7 @@ export async function finalizeSession(
   const lease = setInterval(() => renewLease(runtime, session.id), (runtime.config.finalizeLeaseSeconds * 1000) / 3);
   lease.unref();
   try {
-    return await completeClaimed(runtime, session);
+    return await completeClaimed(runtime, session, input.parts);
   } finally {
     clearInterval(lease);
   }
@@ -148,7 +145,7 @@ export async function finalizeSession(
  * the deletion of the session's stored objects. Both are cheap checks when nothing is left to do.
  */
 async function completeSettled(runtime: Runtime, session: SessionRow): Promise<void> {
-  await repairProjection(runtime.db, runtime.paths, session.jobId);
+  await repairProjection(runtime.db, runtime.store, session.jobId);
   await runtime.store.deleteSessionObjects(session);
 }
 
@@ -194,7 +191,8 @@ function checkStoredParts(runtime: Runtime, session: SessionRow, clientParts: re
       const record = stored.get(part.partNumber);
       if (!record) return true;
       const etagMatches = normalizeEtag(part.etag) === normalizeEtag(record.etag);
-      const shaMatches = part.sha256 === undefined || part.sha256 === record.sha256;
+      // An S3 part's SHA-256 is unknown until finalize hashes it; hashUpload checks it then.
+      const shaMatches = part.sha256 === undefined || record.sha256 === '' || part.sha256 === record.sha256;
       return !etagMatches || !shaMatches;
     })
     .map((part) => part.partNumber);
@@ -279,66 +277,24 @@ function releaseClaim(runtime: Runtime, session: SessionRow): void {
     .run();
 }
 
-async function exists(file: string): Promise<boolean> {
-  return fsPromises.stat(file).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
- * Returns the file's SHA-256: the stored part's for a direct upload; for multipart, the hash that
- * advanced while parts arrived, finished over whatever is left. The result is saved on the session
- * before any byte moves, so a retry after a crash never needs the moved bytes to know it.
+ * Returns the file's SHA-256 from the store, which also checks each part against the SHA-256 the
+ * client sent for it. The result is saved on the session before any byte moves, so a retry after
+ * a crash never needs the moved bytes to know it.
  */
-async function wholeFileSha256(runtime: Runtime, session: SessionRow, parts: { partNumber: number; sha256: string }[]): Promise<string | FinalizeFailure> {
+async function wholeFileSha256(runtime: Runtime, session: SessionRow, parts: PartRecord[], clientParts: readonly ClientPart[]): Promise<string | FinalizeFailure> {
   if (session.sha256 !== null) return session.sha256;
 
-  let sha256: string;
-  if (session.strategy === 'direct') {
-    const part = parts[0];
-    if (!part) return failure('UPLOAD_INCOMPLETE', true, 'Part 1 has not been stored; PUT it, then finalize again.', { partNumbers: [1] });
-    sha256 = part.sha256;
-  } else {
-    const store = runtime.store as LocalObjectStore;
-    const target = {
-      uploadSessionId: session.id,
-      dataFile: store.dataFile(session),
-      partSizeBytes: session.partSizeBytes,
-      partCount: session.partCount,
-    };
-    // A hash that a background advance left behind stale starts over on the second call.
-    let advanced = await advanceHash(runtime.db, target);
-    if (!advanced.done) advanced = await advanceHash(runtime.db, target);
-    if (!advanced.done) {
-      const partNumber = advanced.throughPart + 1;
-      return failure('UPLOAD_INCOMPLETE', true, `Part ${partNumber} must be sent again, then finalize again.`, { partNumbers: [partNumber] });
-    }
-    sha256 = advanced.sha256;
-  }
+  const clientSha256 = new Map(clientParts.flatMap((part) => (part.sha256 === undefined ? [] : [[part.partNumber, part.sha256] as const])));
+  const hashed = await runtime.store.hashUpload(session, parts, clientSha256);
+  if (!hashed.ok) return failure(hashed.code, true, hashed.message, { partNumbers: hashed.partNumbers });
 
-  runtime.db.update(uploadSessions).set({ sha256 }).where(eq(uploadSessions.id, session.id)).run();
-  return sha256;
+  runtime.db.update(uploadSessions).set({ sha256: hashed.sha256 }).where(eq(uploadSessions.id, session.id)).run();
+  return hashed.sha256;
 }
 
-/** Moves the uploaded bytes to `staged` under inputs/; safe to repeat once they were moved. */
-async function stageUpload(runtime: Runtime, session: SessionRow, parts: { partNumber: number; sizeBytes: number; sha256: string }[], staged: string): Promise<void> {
-  const store = runtime.store as LocalObjectStore;
-  if (session.strategy === 'direct') {
-    const part = parts[0];
-    if (part) await store.placeDirectUpload(session, part, staged);
-    return;
-  }
-  try {
-    await fsPromises.rename(store.dataFile(session), staged);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !(await exists(staged))) throw error;
-  }
-}
-
-async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<FinalizeResult> {
-  const { db, paths, logger } = runtime;
-  const store = runtime.store as LocalObjectStore;
+async function completeClaimed(runtime: Runtime, session: SessionRow, clientParts: readonly ClientPart[]): Promise<FinalizeResult> {
+  const { db, store, logger } = runtime;
   const file = db.select().from(bundleFiles).where(eq(bundleFiles.id, session.fileId)).get();
   if (!file) throw new InletError('FILE_NOT_FOUND', `File ${session.fileId} of session ${session.id} was not found.`, { fileId: session.fileId });
   crashPoint(runtime, 'finalize.after_claim');
@@ -349,27 +305,23 @@ async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<F
     .where(eq(uploadParts.uploadSessionId, session.id))
     .orderBy(uploadParts.partNumber)
     .all();
-  const inputsDir = paths.inputsDir(session.tenantId, session.jobId);
-  const workspace = paths.workspaceDir(session.tenantId, session.jobId);
-  await fsPromises.mkdir(inputsDir, { recursive: true });
 
   // 1. Know the file's SHA-256.
-  const sha256 = await wholeFileSha256(runtime, session, parts);
+  const sha256 = await wholeFileSha256(runtime, session, parts, clientParts);
   if (typeof sha256 !== 'string') {
     releaseClaim(runtime, session);
     return sha256;
   }
   const datasetKey = datasetKeyFor(sha256);
   const relPath = `inputs/${datasetKey}${storedExtension(file.extension)}`;
-  const target = path.join(workspace, relPath);
-  const staged = path.join(inputsDir, `.${session.id}.staged`);
 
-  // 2. Move the bytes under inputs/ with a hidden name (a rename, not a copy), unless a previous
-  //    attempt already placed them.
-  const placed = await exists(target);
-  if (!placed) await stageUpload(runtime, session, parts, staged);
+  // 2. Stage the bytes next to their target (the embedded store renames them under inputs/ with a
+  //    hidden name; S3's completed upload object is already staged), unless a previous attempt
+  //    already placed them.
+  const placed = await store.workspaceFileExists(session, relPath);
+  if (!placed) await store.stageUpload(session, parts, relPath);
   crashPoint(runtime, 'finalize.after_stage');
-  const discardStaged = (): Promise<void> => fsPromises.rm(staged, { force: true });
+  const discardStaged = (): Promise<void> => store.discardStaged(session, relPath);
 
   // 3. Check the bytes against the declaration.
   if (file.sha256 !== null && file.sha256 !== sha256) {
@@ -382,7 +334,8 @@ async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<F
       }),
     );
   }
-  const formatCheck = checkFormat(file.format as FileFormat, file.extension, await readHead(placed ? target : staged));
+  const head = await store.readStagedHead(session, parts, relPath, SNIFF_BYTES);
+  const formatCheck = checkFormat(file.format as FileFormat, file.extension, head);
   if (!formatCheck.ok) {
     await discardStaged();
     return recordFailure(runtime, session, failure(formatCheck.code, false, formatCheck.message, { details: { filename: file.filename, format: file.format } }));
@@ -405,10 +358,10 @@ async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<F
       }),
     );
   }
-  if (placed || existing) {
+  if (existing) {
     await discardStaged();
   } else {
-    await fsPromises.rename(staged, target);
+    await store.placeStaged(session, parts, relPath);
   }
   crashPoint(runtime, 'finalize.after_place');
 
@@ -475,15 +428,14 @@ async function completeClaimed(runtime: Runtime, session: SessionRow): Promise<F
 
   if (outcome === null) throw new InletError('UPLOAD_SESSION_NOT_FOUND', `Upload session ${session.id} was not found.`, { uploadSessionId: session.id });
   crashPoint(runtime, 'finalize.after_commit');
-  forgetHash(session.id);
 
   // 5. Clean up outside the transaction; each step is safe to repeat.
   const replacedPath = (replaced as { relPath: string } | null)?.relPath;
   if (replacedPath && replacedPath !== relPath) {
     const stillUsed = db.select().from(datasets).where(and(eq(datasets.jobId, session.jobId), eq(datasets.relPath, replacedPath))).get();
-    if (!stillUsed) await fsPromises.rm(path.join(workspace, replacedPath), { force: true });
+    if (!stillUsed) await store.deleteWorkspaceFile(session, replacedPath);
   }
-  await writeProjections(db, paths, session.jobId);
+  await writeProjections(db, store, session.jobId);
   await store.deleteSessionObjects(session);
 
   if (outcome.success) {

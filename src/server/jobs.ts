@@ -1,6 +1,3 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
-
 import { and, count, desc, eq, sql } from 'drizzle-orm';
 
 import type { Principal } from './auth';
@@ -13,7 +10,7 @@ import { jobFingerprint } from './fingerprint';
 import { addSeconds, newId, newSecret, nowIso, sha256Hex } from './ids';
 import { writeProjections } from './manifest';
 import type { Runtime } from './runtime';
-import type { DataPaths } from './workspace';
+import type { ObjectStore } from './storage/object-store';
 
 export interface CreatedJob {
   jobId: string;
@@ -45,7 +42,7 @@ export function ensureTenant(db: Db, tenantId: string, now: Date): void {
 export async function createJob(
   db: Db,
   config: Config,
-  paths: DataPaths,
+  store: ObjectStore,
   principal: Principal,
   input: { title?: string | undefined },
   now: Date,
@@ -93,7 +90,7 @@ export async function createJob(
       .run();
   });
 
-  await writeProjections(db, paths, jobId);
+  await writeProjections(db, store, jobId);
   return { jobId, tenantId: principal.tenantId, token, tokenExpiresAt, createdAt };
 }
 
@@ -123,7 +120,7 @@ function bumpJob(db: Db, jobId: string, set: Partial<typeof jobs.$inferInsert>, 
  * and every later change to the job's inputs gets JOB_LOCKED. Locking a locked job changes nothing.
  */
 export async function lockJob(runtime: Runtime, principal: Principal, input: { jobId: string }, now: Date): Promise<JobView> {
-  const { db, store, paths, logger } = runtime;
+  const { db, store, logger } = runtime;
   const job = requireJob(db, principal, input.jobId);
 
   const aborted = db.transaction((tx) => {
@@ -148,17 +145,17 @@ export async function lockJob(runtime: Runtime, principal: Principal, input: { j
     await store.deleteSessionObjects(session);
     logger.info({ event: 'session.aborted', uploadSessionId: session.id, jobId: job.id, reason: 'job locked' }, 'upload session aborted');
   }
-  await writeProjections(db, paths, job.id);
+  await writeProjections(db, store, job.id);
   logger.info({ event: 'job.locked', jobId: job.id, abortedSessions: aborted.length }, 'job locked');
   return getJob(db, principal, job.id);
 }
 
 export async function unlockJob(runtime: Runtime, principal: Principal, input: { jobId: string }, now: Date): Promise<JobView> {
-  const { db, paths, logger } = runtime;
+  const { db, store, logger } = runtime;
   const job = requireJob(db, principal, input.jobId);
   if (job.status !== 'open') {
     bumpJob(db, job.id, { status: 'open' }, now);
-    await writeProjections(db, paths, job.id);
+    await writeProjections(db, store, job.id);
     logger.info({ event: 'job.unlocked', jobId: job.id }, 'job unlocked');
   }
   return getJob(db, principal, job.id);
@@ -166,13 +163,12 @@ export async function unlockJob(runtime: Runtime, principal: Principal, input: {
 
 /** Deletes a job with its sessions, tokens, stored bytes and workspace. */
 export async function deleteJob(runtime: Runtime, principal: Principal, input: { jobId: string }): Promise<{ deleted: true }> {
-  const { db, paths, logger } = runtime;
+  const { db, store, logger } = runtime;
   const job = requireJob(db, principal, input.jobId);
 
   // Foreign keys cascade from the job row to its tokens, bundles, sessions, parts and datasets.
   db.delete(jobs).where(eq(jobs.id, job.id)).run();
-  await fs.rm(paths.workspaceDir(job.tenantId, job.id), { recursive: true, force: true });
-  await fs.rm(path.join(paths.dataDir, 'objects', job.tenantId, job.id), { recursive: true, force: true });
+  await store.deleteJobObjects({ tenantId: job.tenantId, jobId: job.id });
   logger.info({ event: 'job.deleted', jobId: job.id }, 'job deleted');
   return { deleted: true };
 }

@@ -10,16 +10,23 @@ import { fileURLToPath } from 'node:url';
 
 import next from 'next';
 
-import { ConfigError, loadConfig } from './config';
+import { type Config, ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/client';
 import { migrateUnderLock } from './db/migrate';
 import { loadEnvFile } from './env-file';
 import { ensureTenant } from './jobs';
 import { createLogger } from './logger';
 import { repairAllProjections } from './manifest';
+import { crashPoint } from './crash';
+import { InletError } from './errors';
+import type { Logger } from './logger';
 import { setRuntime, type Runtime } from './runtime';
+import { createObjectStore } from './storage/create-store';
 import { LocalObjectStore } from './storage/local-store';
+import type { ObjectStore } from './storage/object-store';
 import { handleObjectRequest } from './storage/object-routes';
+import { checkBucket } from './storage/s3-check';
+import { S3ObjectStore } from './storage/s3-store';
 import { loadSigningSecret } from './storage/signing';
 import { startSweeper } from './sweeper';
 import { DataPaths } from './workspace';
@@ -33,6 +40,32 @@ function findProjectRoot(): string {
     directory = parent;
   }
   return directory;
+}
+
+/**
+ * Stops start-up when the bucket is missing or unreachable with these credentials, and logs the
+ * CORS rule to set when browsers could not PUT parts or read their ETag.
+ */
+async function checkS3Store(store: S3ObjectStore, config: Config, logger: Logger): Promise<void> {
+  const s3 = config.s3!;
+  const origin = config.publicUrl === null ? null : new URL(config.publicUrl).origin;
+  let check;
+  try {
+    check = await checkBucket(store, s3, origin);
+  } catch (error) {
+    if (error instanceof InletError) {
+      process.stderr.write(`Inlet cannot use the S3 object store: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  logger.info({ event: 'startup.object_store', bucket: s3.bucket, endpoint: s3.endpoint ?? 'AWS S3', region: s3.region }, `objects are kept in S3 bucket ${s3.bucket}`);
+  if (!check.corsOk) {
+    logger.warn(
+      { event: 'startup.s3_cors_missing', bucket: s3.bucket, reason: check.reason, cors: JSON.parse(check.corsJson) as unknown },
+      `Browsers cannot upload to bucket ${s3.bucket}: ${check.reason}. Set this CORS configuration on the bucket (docs/OPERATIONS.md):\n${check.corsJson}`,
+    );
+  }
 }
 
 async function main(): Promise<void> {
@@ -62,14 +95,18 @@ async function main(): Promise<void> {
   const db = openDatabase(paths.databaseFile);
   await migrateUnderLock(db, config.dataDir, path.join(projectRoot, 'drizzle'));
   ensureTenant(db, 'default', new Date());
-  const repaired = await repairAllProjections(db, paths);
-  if (repaired > 0) logger.info({ event: 'startup.projections_repaired', jobs: repaired }, 'rewrote stale manifest.json and job.json files');
 
-  // 3. The signing secret, created once with an exclusive create so that all processes share it.
+  // 3. The signing secret, created once with an exclusive create so that all processes share it,
+  //    and the object store, which must be reachable before the server takes requests.
   const signingSecret = loadSigningSecret(config.dataDir);
-  const store = new LocalObjectStore(paths, signingSecret);
-  const runtime: Runtime = { projectRoot, config, db, logger, paths, store, signingSecret };
+  const runtime: Runtime = { projectRoot, config, db, logger, paths, store: null as unknown as ObjectStore, signingSecret };
+  runtime.store = createObjectStore(config, paths, signingSecret, db, (point) => crashPoint(runtime, point));
+  const { store } = runtime;
+  if (store instanceof S3ObjectStore) await checkS3Store(store, config, logger);
   setRuntime(runtime);
+
+  const repaired = await repairAllProjections(db, store);
+  if (repaired > 0) logger.info({ event: 'startup.projections_repaired', jobs: repaired }, 'rewrote stale manifest.json and job.json files');
 
   // 4. The sweeper, then the HTTP server.
   const sweeper = startSweeper(runtime);
@@ -80,7 +117,12 @@ async function main(): Promise<void> {
 
   const server = http.createServer((request, response) => {
     if (request.url?.startsWith('/api/objects/')) {
-      void handleObjectRequest(runtime, store, request, response);
+      if (store instanceof LocalObjectStore) {
+        void handleObjectRequest(runtime, store, request, response);
+      } else {
+        // With S3, signed URLs point at the bucket; nothing is served here.
+        response.writeHead(404, { 'content-type': 'text/plain' }).end('Objects are kept in S3; use the signed URL the API returned.\n');
+      }
       return;
     }
     handleNext(request, response).catch((error: unknown) => {

@@ -1,12 +1,9 @@
-import path from 'node:path';
-
 import { and, asc, eq, lt } from 'drizzle-orm';
 
 import type { Db } from './db/client';
 import { datasets, jobs } from './db/schema';
 import { jobFingerprint } from './fingerprint';
-import type { DataPaths } from './workspace';
-import { writeFileAtomic } from './workspace';
+import type { ObjectStore } from './storage/object-store';
 
 export const MANIFEST_SCHEMA_VERSION = 2;
 export const MANIFEST_REL_PATH = 'inputs/manifest.json';
@@ -105,17 +102,17 @@ function toManifestFileEntry(row: DatasetRow): Record<string, unknown> {
 }
 
 /**
- * Rewrites inputs/manifest.json and job.json from the database. The database is the source of
- * truth; a writer that finds the job's manifest version moved while it wrote (another request or
+ * Rewrites inputs/manifest.json and job.json in the job workspace, through the object store, from
+ * the database. The database is the source of truth; a writer that finds the job's manifest version moved while it wrote (another request or
  * process changed the datasets) writes again, so the last file on disk always matches the database.
  */
-export async function writeProjections(db: Db, paths: DataPaths, jobId: string): Promise<void> {
+export async function writeProjections(db: Db, store: ObjectStore, jobId: string): Promise<void> {
   for (;;) {
     const job = db.select().from(jobs).where(eq(jobs.id, jobId)).get();
     if (!job) return;
 
     const rows = listDatasets(db, jobId);
-    const workspace = paths.workspaceDir(job.tenantId, job.id);
+    const workspace = { tenantId: job.tenantId, jobId: job.id };
     const manifestJson = { schema_version: MANIFEST_SCHEMA_VERSION, datasets: rows.map(toManifestFileEntry) };
     const jobJson = {
       job_id: job.id,
@@ -124,8 +121,8 @@ export async function writeProjections(db: Db, paths: DataPaths, jobId: string):
       inputs: { manifest_rel_path: MANIFEST_REL_PATH, fingerprint: fingerprintOf(rows) },
     };
 
-    await writeFileAtomic(path.join(workspace, MANIFEST_REL_PATH), `${JSON.stringify(manifestJson, null, 2)}\n`);
-    await writeFileAtomic(path.join(workspace, 'job.json'), `${JSON.stringify(jobJson, null, 2)}\n`);
+    await store.writeWorkspaceFile(workspace, MANIFEST_REL_PATH, `${JSON.stringify(manifestJson, null, 2)}\n`);
+    await store.writeWorkspaceFile(workspace, 'job.json', `${JSON.stringify(jobJson, null, 2)}\n`);
 
     const after = db.select({ version: jobs.manifestVersion }).from(jobs).where(eq(jobs.id, jobId)).get();
     if (!after || after.version === job.manifestVersion) {
@@ -139,14 +136,14 @@ export async function writeProjections(db: Db, paths: DataPaths, jobId: string):
 }
 
 /** Rewrites the projections of a job whose last change was committed but not yet written out. */
-export async function repairProjection(db: Db, paths: DataPaths, jobId: string): Promise<void> {
+export async function repairProjection(db: Db, store: ObjectStore, jobId: string): Promise<void> {
   const job = db.select({ manifestVersion: jobs.manifestVersion, projectedVersion: jobs.projectedVersion }).from(jobs).where(eq(jobs.id, jobId)).get();
-  if (job && job.projectedVersion < job.manifestVersion) await writeProjections(db, paths, jobId);
+  if (job && job.projectedVersion < job.manifestVersion) await writeProjections(db, store, jobId);
 }
 
 /** Rewrites every stale projection; run at start-up, after a process may have stopped mid-change. */
-export async function repairAllProjections(db: Db, paths: DataPaths): Promise<number> {
+export async function repairAllProjections(db: Db, store: ObjectStore): Promise<number> {
   const stale = db.select({ id: jobs.id }).from(jobs).where(lt(jobs.projectedVersion, jobs.manifestVersion)).all();
-  for (const job of stale) await writeProjections(db, paths, job.id);
+  for (const job of stale) await writeProjections(db, store, job.id);
   return stale.length;
 }

@@ -11,7 +11,8 @@ import { addSeconds, newId, nowIso } from './ids';
 import { partSizeOf, planUpload } from './parts';
 import type { Runtime } from './runtime';
 
-export type SessionRow = typeof uploadSessions.$inferSelect;
+export type { SessionRow } from './storage/object-store';
+import type { SessionRow } from './storage/object-store';
 export type SessionStatus = SessionRow['status'];
 
 export const LIVE_STATUSES: SessionStatus[] = ['issued', 'finalizing'];
@@ -120,7 +121,8 @@ export async function createSession(
   if (existing) return describeSession(runtime, existing, file.mimeType, baseUrl, now);
 
   const plan = planUpload(file.sizeBytes, config);
-  await requireFreeSpace(config.dataDir, file.sizeBytes);
+  // Bytes land on this server's disk only with the embedded store or a local workspace mirror.
+  if (runtime.store.kind === 'local' || config.workspaceMirror === 'local') await requireFreeSpace(config.dataDir, file.sizeBytes);
 
   const createdAt = nowIso(now);
   const session: SessionRow = {
@@ -139,8 +141,12 @@ export async function createSession(
     sha256: null,
     receipt: null,
     failureCode: null,
+    storeUploadId: null,
     updatedAt: createdAt,
   };
+  // Outside the transaction below: a network call. A session that then loses the race for the
+  // limit leaves a multipart upload behind, which the bucket's lifecycle rule removes.
+  session.storeUploadId = await runtime.store.beginUpload(session, file.mimeType);
 
   const winner = db.transaction((tx) => {
     // Checked again inside the write transaction: a concurrent call for the same file may have
@@ -176,13 +182,13 @@ export async function createSession(
 }
 
 /** Builds the API view of a session, signing fresh URLs for its parts while it is live. */
-export function describeSession(
+export async function describeSession(
   runtime: Runtime,
   session: SessionRow,
   mimeType: string | null,
   baseUrl: string,
   now: Date,
-): SessionView {
+): Promise<SessionView> {
   const { config, store } = runtime;
   const urlExpiry = new Date(Math.min(addSeconds(now, config.urlTtlSeconds).getTime(), Date.parse(session.expiresAt)));
   const view: SessionView = {
@@ -198,7 +204,7 @@ export function describeSession(
   };
   if (session.status !== 'issued') return view;
 
-  const sign = (partNumber: number): string =>
+  const sign = (partNumber: number): Promise<string> =>
     store.signPartUrl({
       session,
       partNumber,
@@ -209,7 +215,7 @@ export function describeSession(
     });
 
   if (session.strategy === 'direct') {
-    view.url = sign(1);
+    view.url = await sign(1);
     return view;
   }
 
@@ -217,7 +223,7 @@ export function describeSession(
   view.partCount = session.partCount;
   view.parts = [];
   for (let partNumber = 1; partNumber <= Math.min(session.partCount, FIRST_PART_URLS); partNumber += 1) {
-    view.parts.push({ partNumber, url: sign(partNumber) });
+    view.parts.push({ partNumber, url: await sign(partNumber) });
   }
   return view;
 }
@@ -255,13 +261,13 @@ function storedPartNumbers(db: Db, uploadSessionId: string): Set<number> {
  * Signs fresh URLs for parts of a live session: the parts named, or every part not yet stored.
  * A part's checksum, when given, is bound into its URL so that the store verifies it.
  */
-export function refreshUrls(
+export async function refreshUrls(
   runtime: Runtime,
   principal: Principal,
   input: { uploadSessionId: string; partNumbers?: number[] | undefined; checksums?: { partNumber: number; sha256: string }[] | undefined },
   baseUrl: string,
   now: Date,
-): { uploadSessionId: string; parts: { partNumber: number; url: string }[]; expiresAt: string } {
+): Promise<{ uploadSessionId: string; parts: { partNumber: number; url: string }[]; expiresAt: string }> {
   const { db, config, store, logger } = runtime;
   const session = requireSession(db, principal, input.uploadSessionId);
   requireIssued(runtime, session, now);
@@ -281,15 +287,16 @@ export function refreshUrls(
   if (input.partNumbers !== undefined || checksums.size > 0) {
     partNumbers = [...new Set(requested)].sort((a, b) => a - b);
   } else {
+    await store.syncParts(session);
     const stored = storedPartNumbers(db, session.id);
     partNumbers = Array.from({ length: session.partCount }, (_, index) => index + 1).filter((partNumber) => !stored.has(partNumber));
   }
 
   const file = db.select({ mimeType: bundleFiles.mimeType }).from(bundleFiles).where(eq(bundleFiles.id, session.fileId)).get();
   const expiresAt = new Date(Math.min(addSeconds(now, config.urlTtlSeconds).getTime(), Date.parse(session.expiresAt)));
-  const parts = partNumbers.map((partNumber) => ({
-    partNumber,
-    url: store.signPartUrl({
+  const parts = [];
+  for (const partNumber of partNumbers) {
+    const url = await store.signPartUrl({
       session,
       partNumber,
       sizeBytes: partSizeOf(session, session.sizeBytes, partNumber),
@@ -297,8 +304,9 @@ export function refreshUrls(
       checksumBase64: checksums.get(partNumber),
       baseUrl,
       expiresAt,
-    }),
-  }));
+    });
+    parts.push({ partNumber, url });
+  }
 
   logger.info({ event: 'session.refreshed', uploadSessionId: session.id, jobId: session.jobId, partCount: parts.length }, 'upload URLs refreshed');
   return { uploadSessionId: session.id, parts, expiresAt: nowIso(expiresAt) };
@@ -309,12 +317,17 @@ export interface PartListing {
   status: SessionStatus;
   partSize: number;
   partCount: number;
-  parts: { partNumber: number; sizeBytes: number; etag: string; sha256: string }[];
+  /** `sha256` is null for an S3 part until finalize hashed it, unless the store reported it. */
+  parts: { partNumber: number; sizeBytes: number; etag: string; sha256: string | null }[];
 }
 
-/** Lists the parts the store acknowledged, from the server's records (also after finalize). */
-export function listParts(runtime: Runtime, principal: Principal, input: { uploadSessionId: string }): PartListing {
+/**
+ * Lists the parts the store acknowledged, from the server's records (also after finalize). With
+ * S3 the records are first brought in line with the bucket's ListParts.
+ */
+export async function listParts(runtime: Runtime, principal: Principal, input: { uploadSessionId: string }): Promise<PartListing> {
   const session = requireSession(runtime.db, principal, input.uploadSessionId);
+  await runtime.store.syncParts(session);
   const parts = runtime.db
     .select()
     .from(uploadParts)
@@ -326,7 +339,7 @@ export function listParts(runtime: Runtime, principal: Principal, input: { uploa
     status: session.status,
     partSize: session.partSizeBytes,
     partCount: session.partCount,
-    parts: parts.map((part) => ({ partNumber: part.partNumber, sizeBytes: part.sizeBytes, etag: part.etag, sha256: part.sha256 })),
+    parts: parts.map((part) => ({ partNumber: part.partNumber, sizeBytes: part.sizeBytes, etag: part.etag, sha256: part.sha256 === '' ? null : part.sha256 })),
   };
 }
 
@@ -356,6 +369,8 @@ export function listSessions(runtime: Runtime, principal: Principal, input: { jo
     .orderBy(asc(uploadSessions.createdAt))
     .all();
 
+  // NOTE: with S3 these counts come from the part records, which only listParts, refreshUrls and
+  // finalize bring up to date from the bucket, so a count may lag behind parts already sent.
   const counts = new Map(
     db
       .select({ id: uploadParts.uploadSessionId, value: count() })

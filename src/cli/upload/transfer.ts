@@ -34,7 +34,8 @@ interface PartRange {
 interface StoredPart {
   partNumber: number;
   etag: string;
-  sha256: string;
+  /** Null when the store keeps no SHA-256 for the part (S3 ListParts without checksums). */
+  sha256: string | null;
 }
 
 /** Re-sign URLs this long before they expire, so no PUT starts with a URL about to lapse. */

@@ -112,6 +112,9 @@ export const uploadSessions = sqliteTable(
     // The finalize outcome replayed to every later call: the receipt, or the failure of a failed session.
     receipt: text('receipt', { mode: 'json' }),
     failureCode: text('failure_code'),
+    // The object store's own id for this upload: the S3 multipart upload id, null for the embedded
+    // store and for direct uploads. Finalize may replace it when it restarts a multipart upload.
+    storeUploadId: text('store_upload_id'),
     updatedAt: text('updated_at').notNull(),
   },
   (table) => [

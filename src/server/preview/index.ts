@@ -1,5 +1,3 @@
-import path from 'node:path';
-
 import { and, eq } from 'drizzle-orm';
 
 import type { Principal } from '../auth';
@@ -9,6 +7,7 @@ import { InletError } from '../errors';
 import type { ReadOptions } from '../manifest';
 import { extensionOf } from '../rules';
 import type { Runtime } from '../runtime';
+import { openDatasetFile } from '../storage/dataset-files';
 import { CsvReader } from './csv';
 import { DtaReader } from './dta';
 import { ExcelReader } from './excel';
@@ -37,7 +36,7 @@ const READERS: Partial<Record<string, DatasetReader>> = {
  * override the dataset's saved read options for this call only.
  */
 export async function previewDataset(runtime: Runtime, principal: Principal, input: PreviewInput): Promise<PreviewResult> {
-  const { db, paths } = runtime;
+  const { db } = runtime;
   const job = requireJob(db, principal, input.jobId);
 
   const row =
@@ -59,22 +58,29 @@ export async function previewDataset(runtime: Runtime, principal: Principal, inp
   }
 
   const saved = (row.readOptions ?? {}) as ReadOptions;
-  return reader.preview(
-    {
-      datasetKey: row.datasetKey,
-      sha256: row.sha256,
-      filePath: path.join(paths.workspaceDir(job.tenantId, job.id), row.relPath),
-      sizeBytes: row.sizeBytes,
-      extension: extensionOf(row.originalName),
-    },
-    {
-      rows: input.rows,
-      columns: input.columns,
-      sheetName: input.sheetName ?? saved.sheetName,
-      headerRow: input.headerRow !== undefined ? input.headerRow : saved.headerRow,
-      encoding: input.encoding ?? saved.encoding,
-      delimiter: input.delimiter ?? saved.delimiter,
-      waitForCount: input.waitForCount,
-    },
-  );
+  // NOTE: with S3 and no local mirror this is a temporary local copy, deleted when the preview
+  // returns. A CSV row count still running then keeps reading the open, unlinked file.
+  const file = await openDatasetFile(runtime, { tenantId: job.tenantId, jobId: job.id }, row);
+  try {
+    return await reader.preview(
+      {
+        datasetKey: row.datasetKey,
+        sha256: row.sha256,
+        filePath: file.path,
+        sizeBytes: row.sizeBytes,
+        extension: extensionOf(row.originalName),
+      },
+      {
+        rows: input.rows,
+        columns: input.columns,
+        sheetName: input.sheetName ?? saved.sheetName,
+        headerRow: input.headerRow !== undefined ? input.headerRow : saved.headerRow,
+        encoding: input.encoding ?? saved.encoding,
+        delimiter: input.delimiter ?? saved.delimiter,
+        waitForCount: input.waitForCount,
+      },
+    );
+  } finally {
+    await file.release();
+  }
 }

@@ -11,7 +11,7 @@ export const jobsRouter = router({
   create: publicProcedure
     .input(z.object({ title: z.string().trim().max(200).optional() }).strict().optional())
     .mutation(({ ctx, input }) =>
-      createJob(ctx.runtime.db, ctx.runtime.config, ctx.runtime.paths, ctx.principal, { title: input?.title || undefined }, new Date()),
+      createJob(ctx.runtime.db, ctx.runtime.config, ctx.runtime.store, ctx.principal, { title: input?.title || undefined }, new Date()),
     ),
 
   get: publicProcedure.input(jobInput).query(({ ctx, input }) => getJob(ctx.runtime.db, ctx.principal, input.jobId)),

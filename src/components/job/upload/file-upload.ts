@@ -104,7 +104,8 @@ export interface FileUploadContext {
 
 interface StoredPart {
   etag: string;
-  sha256: string;
+  /** Null when the store keeps no SHA-256 for the part (S3 ListParts without checksums). */
+  sha256: string | null;
   sizeBytes: number;
 }
 
@@ -335,7 +336,7 @@ export class FileUpload {
       for (const part of session.parts ?? []) this.urls.set(part.partNumber, { url: part.url, expiresAtMs, sha256: null });
     }
     const session = this.session;
-    const finalize = (parts: { partNumber: number; etag: string; sha256: string }[]): Promise<FinalizeResult> =>
+    const finalize = (parts: { partNumber: number; etag: string; sha256?: string }[]): Promise<FinalizeResult> =>
       this.withRetries(0, signal, () => client.uploads.finalize.mutate({ uploadSessionId: session.uploadSessionId, parts }, { signal }));
 
     // A session finalized earlier (a lost response, a reload during finalize) returns its receipt.
@@ -364,7 +365,8 @@ export class FileUpload {
       const result = await finalize(
         plan.map((part) => {
           const stored = this.stored.get(part.partNumber);
-          return { partNumber: part.partNumber, etag: stored?.etag ?? '', sha256: stored?.sha256 ?? '' };
+          const sha256 = stored?.sha256 ?? null;
+          return { partNumber: part.partNumber, etag: stored?.etag ?? '', ...(sha256 === null ? {} : { sha256 }) };
         }).filter((part) => part.etag !== ''),
       );
       if (result.success || !result.retryable || round >= MAX_FINALIZE_ROUNDS) return result;

@@ -1,0 +1,1 @@
+ALTER TABLE `upload_sessions` ADD `store_upload_id` text;

@@ -19,7 +19,7 @@ export function formatMismatchCode(filename: string, head: Uint8Array): 'INPUT_F
  * Checks a file before it is declared: a safe name, a role its extension allows, and bytes that
  * match its extension. Returns the error to show on the file, or null when it may upload.
  */
-export async function checkFile(file: File, role: Role): Promise<ApiErrorInfo | null> {
+export async function checkFile(file: File, role: Role, maxFileSizeBytes: number | null): Promise<ApiErrorInfo | null> {
   const filename = file.name;
   const reason = unsafeFilenameReason(filename);
   if (reason !== null) return { code: 'INPUT_FILENAME_UNSAFE', details: { filename, reason } };
@@ -28,8 +28,10 @@ export async function checkFile(file: File, role: Role): Promise<ApiErrorInfo | 
   if (role !== 'other' && format === null) {
     return { code: 'INPUT_UNSUPPORTED_FORMAT', details: { filename, role } };
   }
-  // NOTE: the size limit is not checked here because the server does not publish it. A file above
-  // it is rejected at declare with UPLOAD_FILE_SIZE_LIMIT_EXCEEDED, on that file alone.
+  // The limit comes from system.limits; until it has loaded, declare checks the size instead.
+  if (maxFileSizeBytes !== null && file.size > maxFileSizeBytes) {
+    return { code: 'UPLOAD_FILE_SIZE_LIMIT_EXCEEDED', details: { filename, sizeBytes: file.size, limit: maxFileSizeBytes } };
+  }
   if (role === 'other' || format === null) return null;
 
   let head: Uint8Array;

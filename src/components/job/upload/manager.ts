@@ -144,6 +144,7 @@ export class UploadManager {
   private disposed = false;
   private announcements: Announcement[] = [];
   private nextAnnouncementId = 1;
+  private limits: Promise<number | null> | null = null;
 
   constructor(
     private readonly client: TRPCClient<AppRouter>,
@@ -153,6 +154,18 @@ export class UploadManager {
     this.settings = typeof window === 'undefined' ? { ...DEFAULT_UPLOAD_SETTINGS } : loadSettings();
     this.online = typeof navigator === 'undefined' ? true : navigator.onLine;
     this.snapshot = this.buildSnapshot();
+  }
+
+  /**
+   * Returns the server's largest accepted file size, asked once per page. When the query fails the
+   * check is left to bundles.declare, which rejects an oversized file on its own.
+   */
+  private maxFileSizeBytes(): Promise<number | null> {
+    this.limits ??= this.client.system.limits.query().then(
+      (limits) => limits.maxFileSizeBytes,
+      () => null,
+    );
+    return this.limits;
   }
 
   /** Starts listening for the browser going offline and online. Returns the function that stops it. */
@@ -216,7 +229,7 @@ export class UploadManager {
     const toDeclare: FileUpload[] = [];
     await Promise.all(
       added.map(async (upload) => {
-        const problem = await checkFile(upload.file, upload.role);
+        const problem = await checkFile(upload.file, upload.role, await this.maxFileSizeBytes());
         if (problem !== null) {
           upload.reject(problem);
           return;
@@ -424,7 +437,7 @@ export class UploadManager {
     upload.status = 'checking';
     upload.error = null;
     this.scheduleEmit();
-    const problem = await checkFile(upload.file, upload.role);
+    const problem = await checkFile(upload.file, upload.role, await this.maxFileSizeBytes());
     if (problem !== null) {
       upload.reject(problem);
       return;

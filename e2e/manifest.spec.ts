@@ -124,7 +124,7 @@ test('job page without token offers paste', async ({ page, browser }) => {
   await expect(otherPage.getByRole('heading', { name: 'No job token' })).toBeVisible();
   await otherPage.getByLabel('Job token').fill('inlet_job_not-a-real-token');
   await otherPage.getByRole('button', { name: 'Open job' }).click();
-  await expect(errorAlert(otherPage)).toHaveText('The job token is not valid: it is unknown or was revoked.');
+  await expect(errorAlert(otherPage)).toHaveText('The token is not valid: it is unknown or was revoked. Ask for a new job token.');
 
   await otherPage.getByLabel('Job token').fill(token);
   await otherPage.getByRole('button', { name: 'Open job' }).click();

@@ -22,7 +22,7 @@ START_TIMEOUT_SECONDS=90
 log() { printf '%s\n' "$*" >&2; }
 
 free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{process.stdout.write(String(s.address().port)+"\n");s.close();});'
 }
 
 wait_for() {

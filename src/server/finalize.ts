@@ -125,7 +125,17 @@ export async function finalizeSession(
   }
 
   // With S3 the browser PUTs parts straight to the bucket: the records are brought up to date first.
-  await runtime.store.syncParts(session);
+  // Only an issued session has parts still to learn of; a concurrent caller may have claimed it and
+  // completed the store's upload meanwhile, and then it waits for that caller's receipt below.
+  if (session.status === 'issued') {
+    try {
+      await runtime.store.syncParts(session);
+    } catch (error) {
+      const current = db.select({ status: uploadSessions.status }).from(uploadSessions).where(eq(uploadSessions.id, session.id)).get();
+      if (current?.status === 'issued') throw error;
+      return waitForWinner(runtime, session.id);
+    }
+  }
   const partProblem = checkStoredParts(runtime, session, input.parts);
   if (partProblem) return partProblem;
 

@@ -78,9 +78,15 @@ async function declareSession(api: Api, job: CreatedJob, file: string, role: str
 }
 
 /** Sends every part with its checksum, 4 in flight, and returns the part list for finalize. */
-async function sendParts(session: SessionData, file: string): Promise<{ partNumber: number; etag: string }[]> {
+async function sendParts(api: Api, job: CreatedJob, session: SessionData, file: string): Promise<{ partNumber: number; etag: string }[]> {
   const sizeBytes = fs.statSync(file).size;
-  const urls = session.strategy === 'direct' ? [{ partNumber: 1, url: session.url! }] : session.parts!;
+  const urls = session.strategy === 'direct' ? [{ partNumber: 1, url: session.url! }] : [...session.parts!];
+  if (session.strategy === 'multipart' && urls.length < session.partCount!) {
+    // createSession signs the first 100 parts; refreshUrls signs the rest.
+    const partNumbers = Array.from({ length: session.partCount! - urls.length }, (_, index) => urls.length + index + 1);
+    const refreshed = await api.ok<{ parts: { partNumber: number; url: string }[] }>('mutation', 'uploads.refreshUrls', { uploadSessionId: session.uploadSessionId, partNumbers }, { token: job.token });
+    urls.push(...refreshed.parts);
+  }
   const partSize = session.strategy === 'direct' ? sizeBytes : session.partSize!;
   const parts: { partNumber: number; etag: string }[] = [];
   await runPool(urls, IN_FLIGHT, async ({ partNumber, url }) => {
@@ -191,14 +197,14 @@ async function main(): Promise<void> {
 
   start = process.hrtime.bigint();
   const session = await declareSession(api, job, large, 'primary_dataset');
-  const parts = await sendParts(session, large);
+  const parts = await sendParts(api, job, session, large);
   const largeFinalize = await finalizeTimed(multipartServer, api, job, session, parts);
   const upload = seconds(start);
 
   const smallJob = await createJob(api);
   const smallSession = await declareSession(api, smallJob, small, 'primary_dataset');
   if (smallSession.strategy !== 'multipart') throw new Error('the 16 MiB file must upload in parts; lower INLET_MULTIPART_THRESHOLD_BYTES');
-  const smallFinalize = await finalizeTimed(multipartServer, api, smallJob, smallSession, await sendParts(smallSession, small));
+  const smallFinalize = await finalizeTimed(multipartServer, api, smallJob, smallSession, await sendParts(api, smallJob, smallSession, small));
 
   const throughputJob = await createJob(api);
   const throughput = await createSessionThroughput(api, throughputJob, 2048);
@@ -209,10 +215,10 @@ async function main(): Promise<void> {
   const directApi = new Api(directServer.baseUrl);
   const directJob = await createJob(directApi);
   const directLargeSession = await declareSession(directApi, directJob, large, 'primary_dataset');
-  const directLarge = await finalizeTimed(directServer, directApi, directJob, directLargeSession, await sendParts(directLargeSession, large));
+  const directLarge = await finalizeTimed(directServer, directApi, directJob, directLargeSession, await sendParts(directApi, directJob, directLargeSession, large));
   const directSmallJob = await createJob(directApi);
   const directSmallSession = await declareSession(directApi, directSmallJob, small, 'primary_dataset');
-  const directSmall = await finalizeTimed(directServer, directApi, directSmallJob, directSmallSession, await sendParts(directSmallSession, small));
+  const directSmall = await finalizeTimed(directServer, directApi, directSmallJob, directSmallSession, await sendParts(directApi, directSmallJob, directSmallSession, small));
   await directServer.stop();
 
   const ratio = (a: number, b: number): string => (a / b).toFixed(2);

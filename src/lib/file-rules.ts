@@ -31,7 +31,7 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
 // Bidirectional embeddings, overrides and isolates, which can make a name display as another name.
 const BIDI_OVERRIDES = /[\u202a-\u202e\u2066-\u2069]/u;
 
-/** Why a filename is unsafe; the server's message and the UI's translation are built from it. */
+/** The rule a filename breaks; the server's message and the UI's translation are built from it. */
 export type FilenameProblem = 'empty' | 'malformed' | 'tooLong' | 'blank' | 'control' | 'bidi' | 'path' | 'dotSegment';
 
 // A UTF-16 surrogate without its partner, which has no UTF-8 form and would be stored as U+FFFD.
@@ -96,7 +96,7 @@ function mismatch(expected: string, extension: string): FormatProblem {
 /**
  * Explains an OLE container named .xlsx. Excel stores a password-protected .xlsx as an encrypted
  * package inside an OLE container, while a legacy .xls is an OLE container with a BIFF workbook
- * stream. When the directory that tells them apart lies past the head, the message names both.
+ * stream. When the directory that distinguishes them lies past the head, the message names both.
  */
 export function oleInXlsxProblem(head: Uint8Array): FormatProblem {
   switch (classifyOleContainer(head)) {

@@ -9,7 +9,8 @@
  *    receiving the same bytes as 4 parallel uploads (which hashes nothing).
  * 2. The finalize call alone after a large and after a 16 MiB upload, multipart and direct, with
  *    the server's peak RSS growth during finalize.
- * 3. createSession for distinct files from 64 concurrent clients against a no-op procedure.
+ * 3. createSession for 2,048 distinct files in 32 jobs from 64 concurrent clients, against a no-op
+ *    procedure.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -149,28 +150,33 @@ async function tusBaseline(file: string, directory: string): Promise<number> {
   return elapsed;
 }
 
-async function createSessionThroughput(api: Api, job: CreatedJob, requests: number): Promise<{ sessionsPerSecond: number; pingsPerSecond: number }> {
-  // The job's first bundle must hold its primary dataset, so the first file gets that role.
-  const files = Array.from({ length: requests }, (_, index) => ({ filename: `file-${index}.csv`, sizeBytes: 1000 + index, role: index === 0 ? 'primary_dataset' : 'secondary_dataset' }));
-  const fileIds: { bundleId: string; fileId: string }[] = [];
-  for (let start = 0; start < files.length; start += 64) {
-    const bundle = await api.ok<DeclaredBundle>('mutation', 'bundles.declare', { jobId: job.jobId, files: files.slice(start, start + 64) }, { token: job.token });
-    for (const file of bundle.files) fileIds.push({ bundleId: bundle.bundleId, fileId: file.fileId });
+/**
+ * createSession for `jobCount` jobs of 64 files each (the default INLET_MAX_SESSIONS_PER_JOB), from
+ * 64 concurrent clients, against the same number of no-op calls.
+ */
+async function createSessionThroughput(api: Api, jobCount: number): Promise<{ sessionsPerSecond: number; pingsPerSecond: number }> {
+  const targets: { job: CreatedJob; bundleId: string; fileId: string }[] = [];
+  for (let index = 0; index < jobCount; index += 1) {
+    const job = await createJob(api);
+    // The job's first bundle must hold its primary dataset, so the first file gets that role.
+    const files = Array.from({ length: 64 }, (_, position) => ({ filename: `file-${position}.csv`, sizeBytes: 1000 + position, role: position === 0 ? 'primary_dataset' : 'secondary_dataset' }));
+    const bundle = await api.ok<DeclaredBundle>('mutation', 'bundles.declare', { jobId: job.jobId, files }, { token: job.token });
+    for (const file of bundle.files) targets.push({ job, bundleId: bundle.bundleId, fileId: file.fileId });
   }
 
   let begin = process.hrtime.bigint();
-  await runPool(fileIds, 64, async ({ bundleId, fileId }) => {
+  await runPool(targets, 64, async ({ job, bundleId, fileId }) => {
     const response = await api.mutation('uploads.createSession', { jobId: job.jobId, bundleId, fileId }, { token: job.token });
     if (response.status !== 200) throw new Error(`createSession failed: ${JSON.stringify(response.body)}`);
   });
-  const sessionsPerSecond = requests / seconds(begin);
+  const sessionsPerSecond = targets.length / seconds(begin);
 
   begin = process.hrtime.bigint();
-  await runPool(fileIds, 64, async () => {
+  await runPool(targets, 64, async ({ job }) => {
     const response = await api.query('system.ping', undefined, { token: job.token });
     if (response.status !== 200) throw new Error('ping failed');
   });
-  return { sessionsPerSecond, pingsPerSecond: requests / seconds(begin) };
+  return { sessionsPerSecond, pingsPerSecond: targets.length / seconds(begin) };
 }
 
 async function main(): Promise<void> {
@@ -191,7 +197,7 @@ async function main(): Promise<void> {
   fs.rmSync(path.join(directory, 'tus'), { recursive: true });
 
   // Multipart: the whole upload, then finalize alone for both sizes.
-  const multipartServer = await startServer({ INLET_MULTIPART_THRESHOLD_BYTES: String(16 * MIB), INLET_MAX_SESSIONS_PER_JOB: '10000', INLET_MAX_JOB_DATASETS: '10000', INLET_MAX_BUNDLE_FILES: '64' }, makeTempDir('inlet-bench-data-'));
+  const multipartServer = await startServer({ INLET_MULTIPART_THRESHOLD_BYTES: String(16 * MIB) }, makeTempDir('inlet-bench-data-'));
   const api = new Api(multipartServer.baseUrl);
   const job = await createJob(api);
 
@@ -206,8 +212,7 @@ async function main(): Promise<void> {
   if (smallSession.strategy !== 'multipart') throw new Error('the 16 MiB file must upload in parts; lower INLET_MULTIPART_THRESHOLD_BYTES');
   const smallFinalize = await finalizeTimed(multipartServer, api, smallJob, smallSession, await sendParts(api, smallJob, smallSession, small));
 
-  const throughputJob = await createJob(api);
-  const throughput = await createSessionThroughput(api, throughputJob, 2048);
+  const throughput = await createSessionThroughput(api, 32);
   await multipartServer.stop();
 
   // Direct: raise the threshold so both files go up in one PUT.

@@ -60,9 +60,20 @@ export function requireSession(db: Db, principal: Principal, uploadSessionId: st
   return session;
 }
 
-async function requireFreeSpace(dataDir: string, sizeBytes: number): Promise<void> {
+/** Free space readings younger than this are reused; the margin absorbs what changed since. */
+const FREE_SPACE_READING_TTL_MS = 1000;
+let freeSpaceReading: { dataDir: string; freeBytes: number; atMs: number } | null = null;
+
+async function freeBytesOf(dataDir: string): Promise<number> {
+  const nowMs = Date.now();
+  if (freeSpaceReading?.dataDir === dataDir && nowMs - freeSpaceReading.atMs < FREE_SPACE_READING_TTL_MS) return freeSpaceReading.freeBytes;
   const stats = await fs.statfs(dataDir);
-  const freeBytes = stats.bavail * stats.bsize;
+  freeSpaceReading = { dataDir, freeBytes: stats.bavail * stats.bsize, atMs: nowMs };
+  return freeSpaceReading.freeBytes;
+}
+
+async function requireFreeSpace(dataDir: string, sizeBytes: number): Promise<void> {
+  const freeBytes = await freeBytesOf(dataDir);
   if (freeBytes < sizeBytes + STORAGE_MARGIN_BYTES) {
     throw new InletError(
       'STORAGE_FULL',

@@ -55,6 +55,7 @@ function PreviewBody({ jobId, preview, locked }: { jobId: string; preview: Previ
   const t = useTranslations('Preview');
   const tTypes = useTranslations('ColumnTypes');
   const tFormats = useTranslations('Formats');
+  const tWarnings = useTranslations('PreviewWarnings');
   const format = useFormatter();
   const delimiterName = preview.delimiter === undefined ? undefined : DELIMITER_NAMES[preview.delimiter];
 
@@ -118,10 +119,18 @@ function PreviewBody({ jobId, preview, locked }: { jobId: string; preview: Previ
 
       {preview.warnings.length > 0 && (
         <ul className="warnings" aria-label={t('warnings')}>
-          {/* NOTE: reader warnings have no translated text yet; the server's English message is shown with its code. */}
+          {/* A known code shows its translated text, with the server's English details beneath it. */}
           {preview.warnings.map((warning, index) => (
             <li key={index}>
-              <code>{warning.code}</code> {warning.message}
+              {tWarnings.has(warning.code) ? (
+                <>
+                  {tWarnings(warning.code)} <span className="muted" lang="en">{warning.message}</span>
+                </>
+              ) : (
+                <>
+                  <code>{warning.code}</code> {warning.message}
+                </>
+              )}
             </li>
           ))}
         </ul>

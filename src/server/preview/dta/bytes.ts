@@ -1,48 +1,10 @@
-import fs from 'node:fs/promises';
-
+import type { ByteSource } from '../../storage/object-store';
 import { malformed } from './failure';
 
-/** Random access to the bytes of one file; every read stays inside `sizeBytes`. */
-export interface ByteSource {
-  readonly sizeBytes: number;
-  read(offset: number, length: number): Promise<Buffer>;
-  close(): Promise<void>;
-}
-
-/** Reads byte ranges of a file on disk through one open file handle. */
-export class FileByteSource implements ByteSource {
-  private constructor(
-    private readonly handle: fs.FileHandle,
-    readonly sizeBytes: number,
-  ) {}
-
-  static async open(filePath: string): Promise<FileByteSource> {
-    const handle = await fs.open(filePath, 'r');
-    try {
-      const { size } = await handle.stat();
-      return new FileByteSource(handle, size);
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
-  }
-
-  async read(offset: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length);
-    let filled = 0;
-    while (filled < length) {
-      const { bytesRead } = await this.handle.read(buffer, filled, length - filled, offset + filled);
-      // The size was checked against the file's size; a short read means the file shrank under us.
-      if (bytesRead === 0) throw malformed(`the file ended at byte ${offset + filled} while ${length} bytes were read from byte ${offset}.`);
-      filled += bytesRead;
-    }
-    return buffer;
-  }
-
-  close(): Promise<void> {
-    return this.handle.close();
-  }
-}
+// Random access to the bytes of one file, shared with the object stores, which open dataset bytes
+// the same way; every read stays inside `sizeBytes`.
+export type { ByteSource };
+export { FileByteSource } from '../../storage/file-bytes';
 
 /** Serves reads from a buffer already in memory (tests and fuzzing). */
 export class MemoryByteSource implements ByteSource {

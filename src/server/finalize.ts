@@ -151,12 +151,18 @@ export async function finalizeSession(
 }
 
 /**
- * Finishes the steps after the commit that a process may have stopped before: the projections and
- * the deletion of the session's stored objects. Both are cheap checks when nothing is left to do.
+ * Finishes the steps after the commit that a process may have stopped before. Finalize deletes the
+ * session's objects before it rewrites the projections, so a job whose projections are current
+ * needs nothing, and a replay then costs one database read.
+ * NOTE: if another change of the same job rewrote the projections first, the stopped session's
+ * objects are left to the sweeper (local disk) or the bucket's lifecycle rule (S3).
  */
 async function completeSettled(runtime: Runtime, session: SessionRow): Promise<void> {
-  await repairProjection(runtime.db, runtime.store, session.jobId);
-  await runtime.store.deleteSessionObjects(session);
+  const { db, store } = runtime;
+  const job = db.select({ manifestVersion: jobs.manifestVersion, projectedVersion: jobs.projectedVersion }).from(jobs).where(eq(jobs.id, session.jobId)).get();
+  if (!job || job.projectedVersion >= job.manifestVersion) return;
+  await store.deleteSessionObjects(session);
+  await repairProjection(db, store, session.jobId);
 }
 
 /** Returns the stored outcome of a session that finalize already settled, or raises for ended ones. */
@@ -445,8 +451,10 @@ async function completeClaimed(runtime: Runtime, session: SessionRow, clientPart
     const stillUsed = db.select().from(datasets).where(and(eq(datasets.jobId, session.jobId), eq(datasets.relPath, replacedPath))).get();
     if (!stillUsed) await store.deleteWorkspaceFile(session, replacedPath);
   }
-  await writeProjections(db, store, session.jobId);
+  // The session's objects go before the projections are rewritten, so current projections mean
+  // that every step after the commit has run (a replay relies on this).
   await store.deleteSessionObjects(session);
+  await writeProjections(db, store, session.jobId);
 
   if (outcome.success) {
     logger.info(

@@ -135,10 +135,12 @@ export async function writeProjections(db: Db, store: ObjectStore, jobId: string
   }
 }
 
-/** Rewrites the projections of a job whose last change was committed but not yet written out. */
-export async function repairProjection(db: Db, store: ObjectStore, jobId: string): Promise<void> {
+/** Rewrites the projections of a job whose last change was committed but not yet written out; returns whether it did. */
+export async function repairProjection(db: Db, store: ObjectStore, jobId: string): Promise<boolean> {
   const job = db.select({ manifestVersion: jobs.manifestVersion, projectedVersion: jobs.projectedVersion }).from(jobs).where(eq(jobs.id, jobId)).get();
-  if (job && job.projectedVersion < job.manifestVersion) await writeProjections(db, store, jobId);
+  if (!job || job.projectedVersion >= job.manifestVersion) return false;
+  await writeProjections(db, store, jobId);
+  return true;
 }
 
 /** Rewrites every stale projection; run at start-up, after a process may have stopped mid-change. */

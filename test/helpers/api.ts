@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 
+import type { Receipt } from '../../src/server/finalize';
+
 export interface ApiResponse<T = unknown> {
   status: number;
   body: {
@@ -84,17 +86,7 @@ export interface SessionData {
   sessionExpiresAt: string;
 }
 
-export interface Receipt {
-  success: true;
-  status: 'finalized';
-  uploadSessionId: string;
-  fileId: string;
-  datasetKey: string;
-  sha256: string;
-  sizeBytes: number;
-  fingerprint: string;
-  finalizedAt: string;
-}
+export type { Receipt } from '../../src/server/finalize';
 
 export async function createJob(api: Api): Promise<CreatedJob> {
   return api.ok<CreatedJob>('mutation', 'jobs.create', {});

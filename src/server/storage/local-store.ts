@@ -87,6 +87,8 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async deleteSessionObjects(session: SessionRow): Promise<void> {
+    // An aborted or expired session also leaves its in-memory hash behind.
+    forgetHash(session.id);
     await fs.rm(this.sessionDir(session), { recursive: true, force: true });
   }
 

@@ -254,6 +254,19 @@ async function receiveBody(
 }
 
 /**
+ * Checks, inside a write transaction, that the session still takes parts. Finalize claims a
+ * session by moving it out of `issued`, and from then on no part may be written or recorded.
+ */
+function isIssued(db: Db, uploadSessionId: string): boolean {
+  const live = db
+    .select({ id: uploadSessions.id })
+    .from(uploadSessions)
+    .where(and(eq(uploadSessions.id, uploadSessionId), eq(uploadSessions.status, 'issued')))
+    .get();
+  return live !== undefined;
+}
+
+/**
  * Records a stored part, unless finalize claimed or something ended the session meanwhile (then
  * returns false). Returns the SHA-256 the part had before, when a re-PUT replaced it.
  */
@@ -261,13 +274,7 @@ function recordPart(runtime: Runtime, target: PartTarget, sha256: string): { pre
   const { session, partNumber, sizeBytes } = target;
   const storedAt = nowIso();
   return runtime.db.transaction((tx) => {
-    // Finalize claims the session by moving it out of `issued`; a part arriving after that is refused.
-    const live = tx
-      .select({ id: uploadSessions.id })
-      .from(uploadSessions)
-      .where(and(eq(uploadSessions.id, session.id), eq(uploadSessions.status, 'issued')))
-      .get();
-    if (!live) return false;
+    if (!isIssued(tx as unknown as Db, session.id)) return false;
 
     const previous = tx
       .select({ sha256: uploadParts.sha256 })
@@ -356,13 +363,7 @@ function claimPartWrite(runtime: Runtime, target: PartTarget): 'claimed' | 'busy
   const { session, partNumber } = target;
   const now = new Date();
   return runtime.db.transaction((tx) => {
-    // Finalize claims the session by moving it out of `issued`; from then on no part may change.
-    const live = tx
-      .select({ id: uploadSessions.id })
-      .from(uploadSessions)
-      .where(and(eq(uploadSessions.id, session.id), eq(uploadSessions.status, 'issued')))
-      .get();
-    if (!live) return 'ended';
+    if (!isIssued(tx as unknown as Db, session.id)) return 'ended';
 
     const current = tx
       .select()

@@ -16,7 +16,7 @@ ACCESS_KEY_ID=inlettestaccesskey
 SECRET_ACCESS_KEY=inlettestsecretaccesskey0123456789
 BUCKET=inlet-test
 REGION=us-east-1
-# RGW waits this long for its first answer from the cluster before it gives up.
+# RGW waits this long for its first reply from the cluster before it gives up.
 START_TIMEOUT_SECONDS=90
 
 log() { printf '%s\n' "$*" >&2; }
@@ -141,7 +141,7 @@ EOF
     --access-key "$ACCESS_KEY_ID" --secret-key "$SECRET_ACCESS_KEY" >/dev/null
   s3_request PUT "http://127.0.0.1:$rgw_port/$BUCKET" >/dev/null
 
-  # The same CORS rule docs/OPERATIONS.md asks operators to set, so browsers can PUT and read ETags.
+  # The CORS rule that docs/OPERATIONS.md tells operators to set, so browsers can PUT and read ETags.
   local cors
   cors='<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds></CORSRule></CORSConfiguration>'
   s3_request PUT "http://127.0.0.1:$rgw_port/$BUCKET?cors=" \

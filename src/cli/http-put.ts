@@ -6,14 +6,14 @@ import { pipeline } from 'node:stream/promises';
 
 import { sleep } from './retry';
 
-/** An HTTP answer to a PUT: the status, the ETag header and the body (S3-style XML on errors). */
+/** The HTTP response to a PUT: the status, the ETag header and the body (S3-style XML on errors). */
 export interface PutResponse {
   status: number;
   etag: string | null;
   body: string;
 }
 
-/** The PUT got no HTTP answer: the connection failed, was reset or stalled. */
+/** The PUT got no HTTP response: the connection failed, was reset or stalled. */
 export class PutNetworkError extends Error {
   constructor(message: string, cause?: unknown) {
     super(message, { cause });
@@ -94,7 +94,7 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 /**
  * PUTs a byte range of a file to a signed URL with an exact Content-Length, streaming from disk.
- * Resolves with the HTTP answer, whatever its status; rejects with PutNetworkError when there is
+ * Resolves with the HTTP response, whatever its status; rejects with PutNetworkError when there is
  * none, and with the signal's reason when it aborts.
  */
 export function putFileRange(options: PutFileRangeOptions): Promise<PutResponse> {
@@ -142,8 +142,8 @@ export function putFileRange(options: PutFileRangeOptions): Promise<PutResponse>
     });
 
     const source = sizeBytes === 0 ? Readable.from([]) : fs.createReadStream(file, { start, end: end - 1 });
-    // A server that answers early (an error before the whole body) closes the connection, which
-    // fails this pipeline; the answer is still read by the 'response' handler above.
+    // A server that responds early (an error before the whole body) closes the connection, which
+    // fails this pipeline; the response is still read by the 'response' handler above.
     pipeline(source, new SendMeter(onBytes, limiter, signal), request).catch((error: unknown) => {
       if (!request.destroyed) request.destroy(error as Error);
     });

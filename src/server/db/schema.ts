@@ -22,8 +22,8 @@ export const jobs = sqliteTable(
     // Raised by every change to the job's datasets; the manifest.json writer uses it to detect a
     // newer write that happened while it was writing.
     manifestVersion: integer('manifest_version').notNull().default(0),
-    // The manifest version last written to manifest.json and job.json; behind manifestVersion when
-    // a process stopped between a commit and the rewrite, which the next start-up repairs.
+    // The manifest version last written to manifest.json and job.json. It is behind manifestVersion
+    // when a process stopped between a commit and the rewrite, and the next start-up repairs that.
     projectedVersion: integer('projected_version').notNull().default(-1),
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
@@ -168,7 +168,7 @@ export const datasets = sqliteTable(
 
 /**
  * A PUT in progress for one part of a multipart session. Parts are written in place into the
- * session's data file, so two PUTs of one part must not interleave; the lease frees the slot when
+ * session's data file, so two PUTs of one part must not interleave. The lease frees the slot when
  * the process writing it dies.
  */
 export const partWrites = sqliteTable(
@@ -188,7 +188,7 @@ export const partWrites = sqliteTable(
 
 /**
  * Progress of a multipart file's whole-file SHA-256: one row per part fed to the hash, in order,
- * whose `state` column holds the id of the hashing run. A re-PUT deletes the rows from its part on.
+ * whose `state` column is the id of the hashing run. A re-PUT deletes the rows from its part on.
  */
 export const hashStates = sqliteTable(
   'hash_states',

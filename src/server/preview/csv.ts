@@ -242,7 +242,7 @@ export class CsvReader implements DatasetReader {
         throw describeParseError(error);
       },
     );
-    // A pass nobody waits for any more may still fail; its error is returned to the next caller.
+    // A pass that no caller waits for any more may still fail; its error is returned to the next caller.
     pending.catch(() => undefined);
     this.counts.set(key, pending);
     if (this.counts.size > COUNT_CACHE_ENTRIES) {

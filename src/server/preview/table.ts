@@ -57,7 +57,7 @@ function isEmpty(value: GridValue | undefined): boolean {
   return value === null || value === undefined || (typeof value === 'string' && value.trim() === '');
 }
 
-/** Checks whether a cell contains a number, date or boolean rather than text, which tells data rows from header rows. */
+/** Checks whether a cell contains a number, date or boolean rather than text, which distinguishes data rows from header rows. */
 function isTypedValue(value: GridValue | undefined, mode: GridMode): boolean {
   if (value === null || value === undefined) return false;
   if (typeof value === 'string') return mode === 'text' && (TEXT_NUMBER.test(value) || TEXT_DATE.test(value) || TEXT_BOOLEAN.test(value));
@@ -252,7 +252,7 @@ export function typesFromSampleWarning(typedRows: number, rowCount: number, rowC
 
 /**
  * Finds footnote rows at the end of a table: the trailing run of rows whose non-empty cells are all
- * text and fill less than half of the table's columns, the rule by which header detection tells
+ * text and fill less than half of the table's columns, the rule by which header detection distinguishes
  * preamble lines from table rows. Source lines, notes and `====` separators below a table look like
  * this. `dataRows` must end with the table's last row.
  * Readers look for footnotes only under a suggested header row, so an explicit header row is the

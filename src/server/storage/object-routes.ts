@@ -190,7 +190,7 @@ async function storePart(runtime: Runtime, store: LocalObjectStore, request: Inc
       ? await storeDirectPart(runtime, store, request, target)
       : await storeMultipartPart(runtime, store, request, target);
   if (stored === null) {
-    // The client went away mid-body: nothing is kept and there is nobody left to answer.
+    // The client went away mid-body: nothing is kept and no one is left to receive a response.
     response.destroy();
     return;
   }
@@ -310,7 +310,7 @@ async function storeDirectPart(
   crashPoint(runtime, 'put.before_rename');
   const finalFile = store.partFile(target.session, target.partNumber, received.sha256);
   // A hard link creates the content-named file only if it is missing: a file of that name already
-  // holds these exact bytes, and finalize may be moving it right now, so it must not be replaced.
+  // contains these exact bytes, and finalize may be moving it right now, so it must not be replaced.
   let created = true;
   try {
     await fsPromises.link(temporary, finalFile);
@@ -336,7 +336,7 @@ async function storeDirectPart(
   return { sha256: received.sha256, etag: `"${received.sha256}"` };
 }
 
-/** Seconds a multipart PUT holds its part's write slot before another PUT may take it over. */
+/** Seconds a multipart PUT keeps its part's write slot before another PUT may take it over. */
 const PART_WRITE_LEASE_SECONDS = 120;
 
 const PROCESS_OWNER = `${os.hostname()}:${process.pid}`;

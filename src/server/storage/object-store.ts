@@ -21,7 +21,7 @@ export interface WorkspaceRef {
   jobId: string;
 }
 
-/** A part the server recorded: its size, ETag and SHA-256 (empty while the store has not told it). */
+/** A part the server recorded: its size, ETag and SHA-256 (empty until the store reports it). */
 export interface PartRecord {
   partNumber: number;
   sizeBytes: number;
@@ -66,7 +66,7 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
-/** A local file that holds a stored dataset, and the call that gives it back when the caller is done. */
+/** A local file that contains a stored dataset, and the call that gives it back when the caller is done. */
 export interface LocalFile {
   path: string;
   release(): Promise<void>;

@@ -1,7 +1,7 @@
-import { and, asc, eq, lt } from 'drizzle-orm';
+import { and, asc, eq, inArray, lt } from 'drizzle-orm';
 
 import type { Db } from './db/client';
-import { datasets, jobs } from './db/schema';
+import { datasets, jobs, uploadSessions } from './db/schema';
 import { jobFingerprint } from './fingerprint';
 import type { ObjectStore } from './storage/object-store';
 
@@ -146,6 +146,16 @@ export async function repairProjection(db: Db, store: ObjectStore, jobId: string
 /** Rewrites every stale projection; run at start-up, after a process may have stopped mid-change. */
 export async function repairAllProjections(db: Db, store: ObjectStore): Promise<number> {
   const stale = db.select({ id: jobs.id }).from(jobs).where(lt(jobs.projectedVersion, jobs.manifestVersion)).all();
-  for (const job of stale) await writeProjections(db, store, job.id);
+  for (const job of stale) {
+    // Finalize deletes a session's objects before it rewrites the projections, so a stale job may
+    // still have objects of sessions that finalize settled; they go first, as finalize would.
+    const settled = db
+      .select()
+      .from(uploadSessions)
+      .where(and(eq(uploadSessions.jobId, job.id), inArray(uploadSessions.status, ['finalized', 'failed'])))
+      .all();
+    for (const session of settled) await store.deleteSessionObjects(session);
+    await writeProjections(db, store, job.id);
+  }
   return stale.length;
 }

@@ -15,7 +15,7 @@
 ;; exact rules as long as every quote that it takes as opening a field directly follows a
 ;; delimiter, CR, LF or quote, or starts the input with the exact state at a field start. A
 ;; quote after a quote is then the second quote of `""`, which the simple model reads as a close
-;; and a reopen. Any other opening quote is a literal quote inside an unquoted field, so a block
+;; and a reopen. Any other opening quote is a literal quote in the middle of a field, so a block
 ;; that has one is recounted byte by byte by `scan`, the exact state machine, and the next block
 ;; starts from the exact state. `scan` also counts the last bytes that do not fill a block.
 

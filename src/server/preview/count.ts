@@ -55,8 +55,8 @@ function stringUnits(text: string): Units {
  * `push` takes code units of any kind and scans them in JavaScript, jumping between quote and
  * line-break positions with indexOf. `pushBytes` takes bytes and counts them with a WebAssembly
  * SIMD kernel (count-kernel.wat) that reads 64 bytes per step and ends in the same state as `push`
- * on the same bytes, so the two can be mixed. On a page-cached 1 GiB CSV the kernel path takes
- * 2 to 3 times as long as `wc -l` (docs/BENCHMARKS.md); the indexOf scan took 5 to 7 times.
+ * on the same bytes, so the two can be mixed. On a page-cached 1 GiB CSV the kernel path took a
+ * median 1.9 times as long as `wc -l` (docs/BENCHMARKS.md), and the indexOf scan 5 to 7 times.
  */
 export class RecordCounter {
   records = 0;

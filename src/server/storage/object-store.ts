@@ -59,11 +59,19 @@ export type UploadHash =
   | { ok: true; sha256: string }
   | { ok: false; code: 'UPLOAD_INCOMPLETE' | 'CHECKSUM_MISMATCH'; partNumbers: number[]; message: string };
 
+/** Requests a byte source sent to its backing store, and the bytes they returned. */
+export interface FetchCounts {
+  requests: number;
+  bytes: number;
+}
+
 /** Random access to the bytes of one stored file; every read stays inside `sizeBytes`. */
 export interface ByteSource {
   readonly sizeBytes: number;
   read(offset: number, length: number): Promise<Buffer>;
   close(): Promise<void>;
+  /** What the source fetched so far, where it counts that (the S3 store's objects). */
+  readonly fetched?: FetchCounts;
 }
 
 /** A local file that contains a stored dataset, and the call that gives it back when the caller is done. */
@@ -125,7 +133,10 @@ export interface ObjectStore {
   /** Deletes a job's workspace and every object of its sessions. */
   deleteJobObjects(workspace: WorkspaceRef): Promise<void>;
 
-  /** Opens a workspace file for ranged reads. */
+  /**
+   * Opens a workspace file for ranged reads: from local disk when the store keeps the file there,
+   * else with ranged GETs from the bucket.
+   */
   openWorkspaceBytes(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<ByteSource>;
 
   /** Returns a local file with the workspace file's bytes, for readers that need a path. */

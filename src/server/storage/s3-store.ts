@@ -47,6 +47,8 @@ import type {
   WorkspaceRef,
 } from './object-store';
 import { normalizeEtag } from './etags';
+import { FileByteSource } from './file-bytes';
+import { S3ObjectBytes } from './s3-bytes';
 
 /** S3 lists at most this many parts, uploads or keys per page. */
 const PAGE_SIZE = 1000;
@@ -707,18 +709,18 @@ export class S3ObjectStore implements ObjectStore {
     return keys;
   }
 
-  openWorkspaceBytes(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<ByteSource> {
+  /**
+   * The local mirror's file when there is one; otherwise ranged GETs of the workspace object, with
+   * short reads served from cached blocks (S3ObjectBytes).
+   */
+  async openWorkspaceBytes(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<ByteSource> {
+    if (this.options.mirrorWorkspaces) {
+      const local = this.mirrorPath(workspace, relPath);
+      const stat = await fsPromises.stat(local).catch(() => null);
+      if (stat?.size === sizeBytes) return FileByteSource.open(local);
+    }
     const key = this.workspaceKey(workspace, relPath);
-    return Promise.resolve({
-      sizeBytes,
-      read: (offset: number, length: number) => {
-        if (offset < 0 || length < 0 || offset + length > sizeBytes) {
-          return Promise.reject(new RangeError(`Read of ${length} bytes at ${offset} is outside the object's ${sizeBytes} bytes.`));
-        }
-        return this.readRange(key, offset, length);
-      },
-      close: () => Promise.resolve(),
-    });
+    return new S3ObjectBytes((offset, length) => this.readRange(key, offset, length), sizeBytes, key);
   }
 
   /**

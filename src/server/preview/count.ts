@@ -1,14 +1,11 @@
-import fs from 'node:fs/promises';
-
 import { InletError } from '../errors';
+import { readSequentially } from '../storage/byte-ranges';
+import type { ByteSource } from '../storage/object-store';
 import { bomLength, createDecoder, type CsvEncoding } from './encoding';
 
 const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
-
-/** Size of each read of the counting pass; one buffer is reused for the whole file. */
-const COUNT_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * One chunk of text as code units: bytes for single- and multi-byte encodings whose quote, comma
@@ -173,36 +170,26 @@ export function countRecordsInText(chunks: string | readonly string[], delimiter
 }
 
 /**
- * Counts the non-blank records of a delimited text file in one streaming pass. Memory use is one
- * read buffer whatever the file size. `signal` stops the pass early.
+ * Counts the non-blank records of delimited text in one sequential pass over `source`, in reads of
+ * SEQUENTIAL_READ_BYTES with one read ahead. Memory use is two reads whatever the file size.
+ * `signal` stops the pass early. The caller opens and closes `source`.
  */
-export async function countRecords(filePath: string, encoding: CsvEncoding, delimiter: string, signal?: AbortSignal): Promise<number> {
+export async function countRecords(source: ByteSource, encoding: CsvEncoding, delimiter: string, signal?: AbortSignal): Promise<number> {
   const counter = new RecordCounter(delimiter.charCodeAt(0));
-  const handle = await fs.open(filePath, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(COUNT_CHUNK_BYTES);
-    const utf16 = encoding === 'utf-16le' || encoding === 'utf-16be';
-    const decoder = utf16 ? createDecoder(encoding) : undefined;
-    let position = 0;
-    let first = true;
+  const utf16 = encoding === 'utf-16le' || encoding === 'utf-16be';
+  const decoder = utf16 ? createDecoder(encoding) : undefined;
+  let first = true;
 
-    for (;;) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await handle.read(buffer, 0, COUNT_CHUNK_BYTES, position);
-      if (bytesRead === 0) break;
-      position += bytesRead;
-
-      const skip = first ? bomLength(buffer.subarray(0, bytesRead), encoding) : 0;
-      first = false;
-      if (decoder) {
-        counter.push(stringUnits(decoder.decode(buffer.subarray(skip, bytesRead), { stream: true })));
-      } else {
-        counter.push(bufferUnits(skip === 0 ? buffer : buffer.subarray(skip), bytesRead - skip));
-      }
+  for await (const chunk of readSequentially(source, { readAhead: true, signal })) {
+    const skip = first ? bomLength(chunk, encoding) : 0;
+    first = false;
+    if (decoder) {
+      counter.push(stringUnits(decoder.decode(chunk.subarray(skip), { stream: true })));
+    } else {
+      counter.push(bufferUnits(skip === 0 ? chunk : chunk.subarray(skip), chunk.length - skip));
     }
-    if (decoder) counter.push(stringUnits(decoder.decode()));
-    return counter.finish();
-  } finally {
-    await handle.close();
   }
+  signal?.throwIfAborted();
+  if (decoder) counter.push(stringUnits(decoder.decode()));
+  return counter.finish();
 }

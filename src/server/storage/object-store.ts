@@ -70,14 +70,8 @@ export interface ByteSource {
   readonly sizeBytes: number;
   read(offset: number, length: number): Promise<Buffer>;
   close(): Promise<void>;
-  /** What the source fetched so far, where it counts that (the S3 store's objects). */
+  /** Requests and bytes fetched so far, for sources that count them (the S3 store's objects). */
   readonly fetched?: FetchCounts;
-}
-
-/** A local file that contains a stored dataset, and the call that gives it back when the caller is done. */
-export interface LocalFile {
-  path: string;
-  release(): Promise<void>;
 }
 
 export interface ObjectStore {
@@ -139,8 +133,11 @@ export interface ObjectStore {
    */
   openWorkspaceBytes(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<ByteSource>;
 
-  /** Returns a local file with the workspace file's bytes, for readers that need a path. */
-  openWorkspaceFile(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<LocalFile>;
+  /**
+   * Returns the path of a local file with the workspace file's `sizeBytes` bytes, or null when the
+   * bytes are only in the bucket (S3 without INLET_WORKSPACE_MIRROR=local).
+   */
+  localWorkspacePath(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<string | null>;
 
   signDownloadUrl(request: DownloadUrlRequest): Promise<string>;
 }

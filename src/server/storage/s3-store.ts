@@ -559,7 +559,9 @@ export class S3ObjectStore implements ObjectStore {
     const response = await this.send('read a byte range', () =>
       this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` })),
     );
-    const bytes = Buffer.from(await response.Body!.transformToByteArray());
+    const array = await response.Body!.transformToByteArray();
+    // A view of the SDK's array, so an 8 MiB read is not copied once more.
+    const bytes = Buffer.from(array.buffer, array.byteOffset, array.byteLength);
     if (bytes.length !== length) {
       throw new InletError('OBJECT_STORE_FAILED', `A read of ${length} bytes at ${offset} of ${key} returned ${bytes.length} bytes.`, { key });
     }

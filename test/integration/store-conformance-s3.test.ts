@@ -142,8 +142,7 @@ describe('s3 workspace', () => {
 
       assert.equal(fs.existsSync(path.join(server.dataDir, 'workspaces')), false);
       assert.equal(fs.existsSync(path.join(server.dataDir, 'objects')), false);
-      const previewCopies = path.join(server.dataDir, 'tmp/preview');
-      assert.deepEqual(fs.existsSync(previewCopies) ? fs.readdirSync(previewCopies) : [], []);
+      assert.equal(fs.existsSync(path.join(server.dataDir, 'tmp')), false);
       assert.deepEqual(await listKeys(s3, `tenants/default/jobs/${job.jobId}/`), [
         `tenants/default/jobs/${job.jobId}/inputs/manifest.json`,
         `tenants/default/jobs/${job.jobId}/inputs/ds_${sha256Hex(bytes).slice(0, 16)}.csv`,

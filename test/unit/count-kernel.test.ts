@@ -15,6 +15,8 @@ import { after, describe, test } from 'node:test';
 
 import { InletError } from '../../src/server/errors';
 import { countRecords, RecordCounter } from '../../src/server/preview/count';
+import { MemoryByteSource } from '../../src/server/preview/dta/bytes';
+import { withFileBytes } from '../../src/server/preview/file-source';
 import { bufferUnits, ReferenceRecordCounter } from '../reference/record-counter';
 
 const ROOT = path.join(import.meta.dirname, '../..');
@@ -259,6 +261,10 @@ describe('record counter kernel', () => {
     fs.writeFileSync(filePath, bytes);
     const expected = referenceOutcome(bytes, 0x2c);
     assert.ok('records' in expected && expected.records > 0, 'the reference counts records');
-    assert.equal(await countRecords(filePath, 'utf-8', ','), expected.records);
+    const fromFile = await withFileBytes(filePath, (source) => countRecords(source, 'utf-8', ','));
+    assert.equal(fromFile, expected.records, 'a file source is read into the kernel memory');
+    // A source without readInto (as from S3) goes through the sequential reads and a copy.
+    const fromMemory = await countRecords(new MemoryByteSource(bytes), 'utf-8', ',');
+    assert.equal(fromMemory, expected.records, 'a source without readInto');
   });
 });

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 
 import { DtaReader, FileByteSource } from '../../src/server/preview/dta';
 import { readDtaHeader } from '../../src/server/preview/dta/header';
+import { fileDatasetSource } from '../../src/server/preview/file-source';
 import type { PreviewResult } from '../../src/server/preview/types';
 import { comparable, expectedRows, labelKeysFromPandas } from '../reference/dta-compare';
 import { pandasReference, readstatMetadata, readstatSummary } from '../reference/dta-tools';
@@ -39,7 +40,7 @@ function sourceFacts(name: string): { observations: number; variables: number; v
 async function preview(name: string): Promise<PreviewResult> {
   const filePath = path.join(FIXTURES, name);
   return new DtaReader().preview(
-    { datasetKey: 'ds_fixture', sha256: '', filePath, sizeBytes: fs.statSync(filePath).size, extension: '.dta' },
+    fileDatasetSource(filePath, { datasetKey: 'ds_fixture', sha256: '', sizeBytes: fs.statSync(filePath).size, extension: '.dta' }),
     { rows: ROWS, columns: 200, waitForCount: true },
   );
 }

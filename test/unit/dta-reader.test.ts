@@ -8,6 +8,7 @@ import { DtaReader, MemoryByteSource, openDtaRows, previewDta, type ByteSource }
 import { renderDate } from '../../src/server/preview/dta/dates';
 import { readNumeric, shortestFloat32 } from '../../src/server/preview/dta/storage';
 import { detectEncoding } from '../../src/server/preview/dta/text';
+import { fileDatasetSource } from '../../src/server/preview/file-source';
 import type { Cell, ReaderOptions } from '../../src/server/preview/types';
 import { readstatSummary } from '../reference/dta-tools';
 import { writeLegacyDta, writeTaggedDta, type LegacySpec } from '../reference/dta-writer';
@@ -208,7 +209,7 @@ describe('damaged and unsupported files', () => {
   test('empty file is INPUT_EMPTY_FILE', async () => {
     const filePath = path.join(FIXTURES, 'dta115_notes.dta');
     await assert.rejects(
-      new DtaReader().preview({ datasetKey: 'ds_empty', sha256: '', filePath, sizeBytes: 0, extension: '.dta' }, OPTIONS),
+      new DtaReader().preview(fileDatasetSource(filePath, { datasetKey: 'ds_empty', sha256: '', sizeBytes: 0, extension: '.dta' }), OPTIONS),
       { code: 'INPUT_EMPTY_FILE' },
     );
   });

@@ -9,6 +9,7 @@ import { classifyOleContainer } from '../../src/lib/ole-directory';
 import { InletError } from '../../src/server/errors';
 import { checkFormat, readHead } from '../../src/server/formats';
 import { ExcelReader } from '../../src/server/preview/excel';
+import { fileDatasetSource } from '../../src/server/preview/file-source';
 
 const ROOT = path.join(import.meta.dirname, '../..');
 const FIXTURES = path.join(ROOT, 'fixtures/real');
@@ -90,7 +91,7 @@ describe('OLE container named .xlsx', () => {
     const filePath = path.join(tempDir, 'datasets_xls_as.xlsx');
     fs.copyFileSync(path.join(FIXTURES, 'datasets.xls'), filePath);
     const reader = new ExcelReader({ projectRoot: ROOT });
-    const source = { datasetKey: 'ds_renamed', sha256: 'renamed', filePath, sizeBytes: fs.statSync(filePath).size, extension: '.xlsx' };
+    const source = fileDatasetSource(filePath, { datasetKey: 'ds_renamed', sha256: 'renamed', sizeBytes: fs.statSync(filePath).size, extension: '.xlsx' });
 
     await assert.rejects(reader.preview(source, { rows: 5, columns: 5, waitForCount: true }), (error: unknown) => {
       assert.ok(error instanceof InletError);

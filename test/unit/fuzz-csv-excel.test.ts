@@ -18,6 +18,7 @@ import { countRecords } from '../../src/server/preview/count';
 import { CsvReader } from '../../src/server/preview/csv';
 import { CSV_ENCODINGS } from '../../src/server/preview/encoding';
 import { ExcelReader } from '../../src/server/preview/excel';
+import { fileDatasetSource, withFileBytes } from '../../src/server/preview/file-source';
 import type { DatasetReader, DatasetSource, ReaderOptions } from '../../src/server/preview/types';
 
 const ROOT = path.join(import.meta.dirname, '../..');
@@ -134,7 +135,7 @@ async function runCases(format: 'csv' | 'excel', reader: DatasetReader, pattern:
       const extension = path.extname(input.name).toLowerCase();
       const filePath = path.join(tempDir, `${format}-${seed}${extension}`);
       fs.writeFileSync(filePath, bytes);
-      const source: DatasetSource = { datasetKey: `ds_${seed}`, sha256: `fuzz-${seed}`, filePath, sizeBytes: bytes.length, extension };
+      const source = fileDatasetSource(filePath, { datasetKey: `ds_${seed}`, sha256: `fuzz-${seed}`, sizeBytes: bytes.length, extension });
       const label = `${format} seed ${seed} (from ${input.name})`;
 
       try {
@@ -164,7 +165,7 @@ describe('fuzzed fixtures', { concurrency: false }, () => {
       // The counter runs on every mutated file too, for every encoding it supports.
       const encoding = CSV_ENCODINGS[seed % CSV_ENCODINGS.length] ?? 'utf-8';
       try {
-        const count = await countRecords(source.filePath, encoding, ',');
+        const count = await withFileBytes(source.localPath!, (bytes) => countRecords(bytes, encoding, ','));
         assert.ok(Number.isInteger(count), `counter seed ${seed}: ${count} is not an integer`);
         assert.ok(count >= 0, `counter seed ${seed}: negative count`);
       } catch (error) {

@@ -5,6 +5,7 @@ import { after, describe, test } from 'node:test';
 
 import { InletError } from '../../src/server/errors';
 import { CsvReader } from '../../src/server/preview/csv';
+import { fileDatasetSource } from '../../src/server/preview/file-source';
 import type { DatasetSource } from '../../src/server/preview/types';
 import { readReference } from '../reference/reference';
 
@@ -38,7 +39,7 @@ const CSV_FACTS: { file: string; encoding: string; delimiter: string; headerRow:
 
 function sourceFor(file: string): DatasetSource {
   const filePath = path.join(FIXTURES, file);
-  return { datasetKey: `ds_${file}`, sha256: file, filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file).toLowerCase() };
+  return fileDatasetSource(filePath, { datasetKey: `ds_${file}`, sha256: file, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file).toLowerCase() });
 }
 
 const reader = new CsvReader();

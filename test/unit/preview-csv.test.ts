@@ -11,6 +11,7 @@ import { countRecords, countRecordsInText } from '../../src/server/preview/count
 import { CsvReader } from '../../src/server/preview/csv';
 import { inferColumnType } from '../../src/server/preview/columns';
 import { detectEncoding, normalizeEncodingOverride, type CsvEncoding } from '../../src/server/preview/encoding';
+import { fileDatasetSource, withFileBytes } from '../../src/server/preview/file-source';
 import type { DatasetSource, ReaderOptions } from '../../src/server/preview/types';
 
 const FIXTURES = path.join(import.meta.dirname, '../../fixtures/real');
@@ -26,7 +27,7 @@ const OPTIONS: ReaderOptions = { rows: 20, columns: 50, waitForCount: true };
 function writeTemp(name: string, content: string | Buffer): DatasetSource {
   const filePath = path.join(tempDir, name);
   fs.writeFileSync(filePath, content);
-  return { datasetKey: `ds_${name}`, sha256: `${name}-${fs.statSync(filePath).size}`, filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(name) };
+  return fileDatasetSource(filePath, { datasetKey: `ds_${name}`, sha256: `${name}-${fs.statSync(filePath).size}`, sizeBytes: fs.statSync(filePath).size, extension: path.extname(name) });
 }
 
 /** Record count by csv-parse with the options the sample parser uses; blank lines are skipped. */
@@ -59,7 +60,7 @@ describe('record counter', () => {
     test(`${file} count equals csv-parse`, async () => {
       const bytes = fs.readFileSync(path.join(FIXTURES, file));
       const text = new TextDecoder(encoding).decode(bytes);
-      assert.equal(await countRecords(path.join(FIXTURES, file), encoding, delimiter), csvParseCount(text, delimiter));
+      assert.equal(await withFileBytes(path.join(FIXTURES, file), (source) => countRecords(source, encoding, delimiter)), csvParseCount(text, delimiter));
     });
   }
 
@@ -91,8 +92,8 @@ describe('record counter', () => {
   test('utf-16be file counts code units', async () => {
     const text = 'a,b\n1,"x\ny"\n2,3\n';
     const bytes = Buffer.from(text, 'utf16le').swap16();
-    const source = writeTemp('be.csv', Buffer.concat([Buffer.from([0xfe, 0xff]), bytes]));
-    assert.equal(await countRecords(source.filePath, 'utf-16be', ','), 3);
+    writeTemp('be.csv', Buffer.concat([Buffer.from([0xfe, 0xff]), bytes]));
+    assert.equal(await withFileBytes(path.join(tempDir, 'be.csv'), (source) => countRecords(source, 'utf-16be', ',')), 3);
   });
 });
 
@@ -158,7 +159,7 @@ describe('date-time inference', () => {
 
   test('IngestCSV invalid second is string', async () => {
     // The column's last value is 2013-04-08 13:14:72; pandas leaves the column as object.
-    const source = { datasetKey: 'ds_ingest', sha256: 'IngestCSV.csv', filePath: path.join(FIXTURES, 'IngestCSV.csv'), sizeBytes: fs.statSync(path.join(FIXTURES, 'IngestCSV.csv')).size, extension: '.csv' };
+    const source = fileDatasetSource(path.join(FIXTURES, 'IngestCSV.csv'), { datasetKey: 'ds_ingest', sha256: 'IngestCSV.csv', sizeBytes: fs.statSync(path.join(FIXTURES, 'IngestCSV.csv')).size, extension: '.csv' });
     const preview = await reader.preview(source, { ...OPTIONS, rows: 200 });
     const types = Object.fromEntries(preview.columns.map((column) => [column.name, column.type]));
 
@@ -169,7 +170,7 @@ describe('date-time inference', () => {
 
 function fixtureSource(file: string): DatasetSource {
   const filePath = path.join(FIXTURES, file);
-  return { datasetKey: `ds_${file}`, sha256: file, filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file) };
+  return fileDatasetSource(filePath, { datasetKey: `ds_${file}`, sha256: file, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file) });
 }
 
 describe('types and footnotes', () => {
@@ -259,13 +260,12 @@ describe('CSV reader', () => {
   });
 
   test('user header row is honoured', async () => {
-    const source: DatasetSource = {
+    const source = fileDatasetSource(path.join(FIXTURES, 'scotland_population.csv'), {
       datasetKey: 'ds_scotland',
       sha256: 'scotland',
-      filePath: path.join(FIXTURES, 'scotland_population.csv'),
       sizeBytes: fs.statSync(path.join(FIXTURES, 'scotland_population.csv')).size,
       extension: '.csv',
-    };
+    });
     const preview = await reader.preview(source, { ...OPTIONS, headerRow: 1 });
     assert.equal(preview.headerRow, 1);
     assert.equal(preview.suggestedHeaderRow, 14);

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 
 import { InletError } from '../../src/server/errors';
 import { ExcelReader } from '../../src/server/preview/excel';
+import { fileDatasetSource } from '../../src/server/preview/file-source';
 import type { Cell, DatasetSource } from '../../src/server/preview/types';
 import { readReference } from '../reference/reference';
 
@@ -68,7 +69,7 @@ const EXCEL_FACTS: ExcelFact[] = [
 
 function sourceFor(file: string): DatasetSource {
   const filePath = path.join(FIXTURES, file);
-  return { datasetKey: `ds_${file}`, sha256: file, filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file).toLowerCase() };
+  return fileDatasetSource(filePath, { datasetKey: `ds_${file}`, sha256: file, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file).toLowerCase() });
 }
 
 const reader = new ExcelReader({ projectRoot: ROOT });

@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 
 import { InletError } from '../../src/server/errors';
 import { ExcelReader } from '../../src/server/preview/excel';
+import { fileDatasetSource } from '../../src/server/preview/file-source';
 import { classifyDateFormat } from '../../src/server/preview/spreadsheet';
 import type { DatasetSource, ReaderOptions } from '../../src/server/preview/types';
 import { resolveWorkbookTarget } from '../../src/server/preview/xlsx';
@@ -20,11 +21,11 @@ after(() => fs.rmSync(tempDir, { recursive: true, force: true }));
 
 function fixture(file: string): DatasetSource {
   const filePath = path.join(FIXTURES, file);
-  return { datasetKey: `ds_${file}`, sha256: file, filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file).toLowerCase() };
+  return fileDatasetSource(filePath, { datasetKey: `ds_${file}`, sha256: file, sizeBytes: fs.statSync(filePath).size, extension: path.extname(file).toLowerCase() });
 }
 
 function source(filePath: string): DatasetSource {
-  return { datasetKey: `ds_${path.basename(filePath)}`, sha256: filePath, filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(filePath).toLowerCase() };
+  return fileDatasetSource(filePath, { datasetKey: `ds_${path.basename(filePath)}`, sha256: filePath, sizeBytes: fs.statSync(filePath).size, extension: path.extname(filePath).toLowerCase() });
 }
 
 /** Runs a Python script that writes a workbook to the path given as its first argument, and returns that path. */

@@ -1,6 +1,6 @@
-import fs from 'node:fs/promises';
-
 import { InletError } from '../errors';
+import { readSequentially } from '../storage/byte-ranges';
+import type { ByteSource } from '../storage/object-store';
 import { CountKernel, KERNEL_STATE } from './count-kernel';
 import { bomLength, createDecoder, type CsvEncoding } from './encoding';
 
@@ -9,7 +9,7 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /**
- * Size of each read of the counting pass; one buffer is reused for the whole file. A 1 MiB chunk
+ * Size of each read of a local file's counting pass, straight into the kernel's memory. A 1 MiB chunk
  * stays in the CPU cache between the read and the count. On the machine of docs/BENCHMARKS.md,
  * 4 MiB reads made the count of a page-cached file 30 to 40% slower, and 128 KiB reads cost about
  * 20% more in per-read overhead.
@@ -249,36 +249,47 @@ export function countRecordsInText(chunks: string | readonly string[], delimiter
 }
 
 /**
- * Counts the non-blank records of a delimited text file in one streaming pass. Memory use is one
- * read buffer whatever the file size. `signal` stops the pass early.
+ * Counts the non-blank records of delimited text in one sequential pass over `source`. A source
+ * with `readInto` (a local file) is read in COUNT_CHUNK_BYTES reads into the kernel's memory; any
+ * other (S3) in reads of SEQUENTIAL_READ_BYTES with one read ahead. Memory use is at most two reads
+ * whatever the file size. `signal` stops the pass early. The caller opens and closes `source`.
  */
-export async function countRecords(filePath: string, encoding: CsvEncoding, delimiter: string, signal?: AbortSignal): Promise<number> {
+export async function countRecords(source: ByteSource, encoding: CsvEncoding, delimiter: string, signal?: AbortSignal): Promise<number> {
   const counter = new RecordCounter(delimiter.charCodeAt(0));
-  const handle = await fs.open(filePath, 'r');
-  try {
-    const utf16 = encoding === 'utf-16le' || encoding === 'utf-16be';
-    const decoder = utf16 ? createDecoder(encoding) : undefined;
-    const buffer = decoder ? Buffer.allocUnsafe(COUNT_CHUNK_BYTES) : counter.inputBuffer(COUNT_CHUNK_BYTES);
-    let position = 0;
-    let first = true;
+  const utf16 = encoding === 'utf-16le' || encoding === 'utf-16be';
+  if (!utf16 && source.readInto) return countBytesInPlace(counter, source, encoding, signal);
 
-    for (;;) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await handle.read(buffer, 0, COUNT_CHUNK_BYTES, position);
-      if (bytesRead === 0) break;
-      position += bytesRead;
-
-      const skip = first ? bomLength(buffer.subarray(0, bytesRead), encoding) : 0;
-      first = false;
-      if (decoder) {
-        counter.push(stringUnits(decoder.decode(buffer.subarray(skip, bytesRead), { stream: true })));
-      } else {
-        counter.pushBytes(buffer.subarray(skip, bytesRead));
-      }
+  const decoder = utf16 ? createDecoder(encoding) : undefined;
+  let first = true;
+  for await (const chunk of readSequentially(source, { readAhead: true, signal })) {
+    const skip = first ? bomLength(chunk, encoding) : 0;
+    first = false;
+    if (decoder) {
+      counter.push(stringUnits(decoder.decode(chunk.subarray(skip), { stream: true })));
+    } else {
+      // Copied into the kernel's memory: an S3 read arrives in a buffer of its own.
+      counter.pushBytes(chunk.subarray(skip));
     }
-    if (decoder) counter.push(stringUnits(decoder.decode()));
-    return counter.finish();
-  } finally {
-    await handle.close();
   }
+  signal?.throwIfAborted();
+  if (decoder) counter.push(stringUnits(decoder.decode()));
+  return counter.finish();
+}
+
+/** Counts a byte-encoded source that can read into a caller's buffer, reading straight into the kernel's memory. */
+async function countBytesInPlace(counter: RecordCounter, source: ByteSource, encoding: CsvEncoding, signal?: AbortSignal): Promise<number> {
+  const readInto = source.readInto;
+  if (!readInto) throw new TypeError('countBytesInPlace needs a source with readInto.');
+  const buffer = counter.inputBuffer(COUNT_CHUNK_BYTES);
+  let position = 0;
+  while (position < source.sizeBytes) {
+    signal?.throwIfAborted();
+    const bytesRead = await readInto.call(source, buffer, position);
+    if (bytesRead === 0) break;
+    const skip = position === 0 ? bomLength(buffer.subarray(0, bytesRead), encoding) : 0;
+    position += bytesRead;
+    counter.pushBytes(buffer.subarray(skip, bytesRead));
+  }
+  signal?.throwIfAborted();
+  return counter.finish();
 }

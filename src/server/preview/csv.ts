@@ -1,10 +1,10 @@
-import fs from 'node:fs';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 
 import { parse, type Options as CsvParseOptions } from 'csv-parse';
 
 import { InletError } from '../errors';
-import { readHead } from '../formats';
+import { readSequentially } from '../storage/byte-ranges';
+import type { ByteSource } from '../storage/object-store';
 import { countRecords } from './count';
 import { bomLength, createDecoder, detectEncoding, ENCODING_SAMPLE_BYTES, normalizeEncodingOverride, type CsvEncoding } from './encoding';
 import { validateReaderOptions, waitForCount } from './options';
@@ -31,27 +31,55 @@ function parseOptions(delimiter: string): CsvParseOptions {
 
 interface HeadRecords {
   records: string[][];
-  /** Bytes of the file consumed to produce the records; an estimate, because reads run ahead of parsing. */
+  /**
+   * Bytes of the file up to the end of the last record returned. For UTF-8 this is exact. For
+   * other encodings it is an estimate: the parser's UTF-8 count scaled by the ratio of file bytes
+   * to decoded UTF-8 bytes read so far.
+   */
   bytesRead: number;
   /** The records are all the records of the file. */
   complete: boolean;
 }
 
-/** Reads up to `limit` records from the head of the file, without reading the rest. */
-function readHeadRecords(filePath: string, encoding: CsvEncoding, startByte: number, delimiter: string, limit: number): Promise<HeadRecords> {
+/** Size of the first read after the encoding sample; later reads grow fourfold up to SEQUENTIAL_READ_BYTES. */
+const SAMPLE_READ_BYTES = 256 * 1024;
+
+interface ParsedRecord {
+  record: string[];
+  info: { bytes: number };
+}
+
+/**
+ * Reads up to `limit` records from the head of the file, without reading the rest. Parsing starts
+ * on `head`, the encoding sample already read, and goes on with ranged reads that stop as soon as
+ * the limit is reached.
+ */
+function readHeadRecords(bytes: ByteSource, head: Buffer, encoding: CsvEncoding, bomBytes: number, delimiter: string, limit: number): Promise<HeadRecords> {
   return new Promise((resolve, reject) => {
     const records: string[][] = [];
-    const input = fs.createReadStream(filePath, { start: startByte, highWaterMark: 64 * 1024 });
+    let fileBytesDecoded = 0;
+    let utf8BytesDecoded = 0;
+    let lastRecordUtf8Bytes = 0;
+    async function* fileChunks(): AsyncGenerator<Buffer> {
+      if (head.length > bomBytes) yield head.subarray(bomBytes);
+      yield* readSequentially(bytes, { start: head.length, firstChunkBytes: SAMPLE_READ_BYTES });
+    }
+    const input = Readable.from(fileChunks(), { objectMode: false });
     const decoder = createDecoder(encoding);
     const decoding = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
-        callback(null, decoder.decode(chunk, { stream: true }));
+        const text = decoder.decode(chunk, { stream: true });
+        fileBytesDecoded += chunk.length;
+        utf8BytesDecoded += Buffer.byteLength(text);
+        callback(null, text);
       },
       flush(callback) {
-        callback(null, decoder.decode());
+        const text = decoder.decode();
+        utf8BytesDecoded += Buffer.byteLength(text);
+        callback(null, text);
       },
     });
-    const parser = parse(parseOptions(delimiter));
+    const parser = parse({ ...parseOptions(delimiter), info: true });
     let settled = false;
 
     const stop = (): void => {
@@ -62,7 +90,7 @@ function readHeadRecords(filePath: string, encoding: CsvEncoding, startByte: num
     const finish = (complete: boolean): void => {
       if (settled) return;
       settled = true;
-      const bytesRead = startByte + input.bytesRead;
+      const bytesRead = bomBytes + Math.round(lastRecordUtf8Bytes * (fileBytesDecoded / Math.max(utf8BytesDecoded, 1)));
       stop();
       resolve({ records, bytesRead, complete });
     };
@@ -74,9 +102,10 @@ function readHeadRecords(filePath: string, encoding: CsvEncoding, startByte: num
     };
 
     parser.on('readable', () => {
-      let record: string[] | null;
-      while (!settled && (record = parser.read() as string[] | null) !== null) {
-        records.push(record);
+      let parsed: ParsedRecord | null;
+      while (!settled && (parsed = parser.read() as ParsedRecord | null) !== null) {
+        records.push(parsed.record);
+        lastRecordUtf8Bytes = parsed.info.bytes;
         if (records.length >= limit) finish(false);
       }
     });
@@ -106,8 +135,10 @@ function emptyFile(): InletError {
  * head) and the header row (suggested from the shape of the first rows). Row numbers count records:
  * blank lines are not rows, and a quoted field that spans lines stays in one row.
  *
- * The sample comes from the head of the file. The exact row count is a separate streaming pass,
- * cached per file content, encoding and delimiter, that the preview waits for only briefly.
+ * The sample comes from the head of the file, through ranged reads that stop once the sample is
+ * complete. The exact row count is a separate sequential pass over a byte source of its own, cached
+ * per file content, encoding and delimiter. The preview waits for it only briefly, and the pass
+ * goes on after the preview returns.
  */
 export class CsvReader implements DatasetReader {
   private readonly counts = new Map<string, Promise<number>>();
@@ -120,7 +151,22 @@ export class CsvReader implements DatasetReader {
     const delimiterOverride = options.delimiter === undefined ? undefined : normalizeDelimiterOverride(options.delimiter);
     if (source.sizeBytes === 0) throw emptyFile();
 
-    const head = await readHead(source.filePath, ENCODING_SAMPLE_BYTES);
+    const bytes = await source.openBytes();
+    try {
+      return await this.previewBytes(source, bytes, options, encodingOverride, delimiterOverride);
+    } finally {
+      await bytes.close();
+    }
+  }
+
+  private async previewBytes(
+    source: DatasetSource,
+    bytes: ByteSource,
+    options: ReaderOptions,
+    encodingOverride: CsvEncoding | undefined,
+    delimiterOverride: string | undefined,
+  ): Promise<PreviewResult> {
+    const head = await bytes.read(0, Math.min(ENCODING_SAMPLE_BYTES, bytes.sizeBytes));
     const encoding = encodingOverride ?? detectEncoding(head).encoding;
     const bomBytes = bomLength(head, encoding);
     if (encoding !== 'utf-16le' && encoding !== 'utf-16be' && head.includes(0)) {
@@ -133,7 +179,7 @@ export class CsvReader implements DatasetReader {
     const delimiter = delimiterOverride ?? sniffDelimiter(headText, source.extension === '.tsv' ? '\t' : ',');
 
     const recordLimit = Math.max(HEADER_WINDOW_ROWS, options.headerRow ?? 0) + Math.max(options.rows, TYPE_SAMPLE_ROWS);
-    const { records, bytesRead, complete } = await readHeadRecords(source.filePath, encoding, bomBytes, delimiter, recordLimit);
+    const { records, bytesRead, complete } = await readHeadRecords(bytes, head, encoding, bomBytes, delimiter, recordLimit);
     // A file of blank and space-only lines has no header and no data, whatever csv-parse makes of it.
     if (records.length === 0 || (complete && records.every((record) => record.every((field) => field.trim() === '')))) throw emptyFile();
 
@@ -231,7 +277,7 @@ export class CsvReader implements DatasetReader {
     let pending = this.counts.get(key);
     if (pending) return pending;
 
-    pending = countRecords(source.filePath, encoding, delimiter, this.aborter.signal).then(
+    pending = countSource(source, encoding, delimiter, this.aborter.signal).then(
       (total) => {
         this.finishedCounts.set(key, total);
         if (this.finishedCounts.size > COUNT_CACHE_ENTRIES) this.finishedCounts.delete(this.finishedCounts.keys().next().value ?? key);
@@ -250,6 +296,16 @@ export class CsvReader implements DatasetReader {
       if (oldest !== undefined) this.counts.delete(oldest);
     }
     return pending;
+  }
+}
+
+/** Counts the records through a byte source of its own, which stays open until the count ends. */
+async function countSource(source: DatasetSource, encoding: CsvEncoding, delimiter: string, signal: AbortSignal): Promise<number> {
+  const bytes = await source.openBytes();
+  try {
+    return await countRecords(bytes, encoding, delimiter, signal);
+  } finally {
+    await bytes.close();
   }
 }
 

@@ -1,9 +1,10 @@
 import path from 'node:path';
 
 import { getRuntime } from '../runtime';
+import type { ByteSource } from '../storage/object-store';
 import { validateReaderOptions } from './options';
 import type { DatasetReader, DatasetSource, PreviewResult, ReaderOptions } from './types';
-import { readXls } from './xls';
+import { readXls, type XlsPreview } from './xls';
 import { readXlsx } from './xlsx';
 
 /** Path of the .xls child script relative to the project root. */
@@ -32,10 +33,7 @@ export class ExcelReader implements DatasetReader {
 
   async preview(source: DatasetSource, options: ReaderOptions): Promise<PreviewResult> {
     validateReaderOptions(options);
-    const table =
-      source.extension === '.xls'
-        ? await readXls(path.join(this.settings.projectRoot ?? defaultProjectRoot(), XLS_SCRIPT_RELATIVE_PATH), source.filePath, options)
-        : await readXlsx(source.filePath, options);
+    const table = source.extension === '.xls' ? await this.readXls(source, options) : await withBytes(source, (bytes) => readXlsx(bytes, options));
 
     return {
       datasetKey: source.datasetKey,
@@ -52,5 +50,22 @@ export class ExcelReader implements DatasetReader {
       suggestedHeaderRow: table.suggestedHeaderRow,
       warnings: table.warnings,
     };
+  }
+
+  /** SheetJS needs the whole workbook: a local file is passed by path, bytes from the bucket through the child's stdin. */
+  private readXls(source: DatasetSource, options: ReaderOptions): Promise<XlsPreview> {
+    const scriptPath = path.join(this.settings.projectRoot ?? defaultProjectRoot(), XLS_SCRIPT_RELATIVE_PATH);
+    const { localPath } = source;
+    if (localPath !== null) return readXls(scriptPath, { kind: 'file', path: localPath }, options);
+    return withBytes(source, (bytes) => readXls(scriptPath, { kind: 'bytes', bytes }, options));
+  }
+}
+
+async function withBytes<T>(source: DatasetSource, work: (bytes: ByteSource) => Promise<T>): Promise<T> {
+  const bytes = await source.openBytes();
+  try {
+    return await work(bytes);
+  } finally {
+    await bytes.close();
   }
 }

@@ -7,7 +7,8 @@ import { InletError } from '../errors';
 import type { ReadOptions } from '../manifest';
 import { extensionOf } from '../rules';
 import type { Runtime } from '../runtime';
-import { openDatasetFile } from '../storage/dataset-files';
+import { localDatasetPath, openDatasetBytes } from '../storage/dataset-files';
+import type { ByteSource } from '../storage/object-store';
 import { CsvReader } from './csv';
 import { DtaReader } from './dta';
 import { ExcelReader } from './excel';
@@ -58,29 +59,54 @@ export async function previewDataset(runtime: Runtime, principal: Principal, inp
   }
 
   const saved = (row.readOptions ?? {}) as ReadOptions;
-  // NOTE: with S3 and no local mirror this is a temporary local copy, deleted when the preview
-  // returns. A CSV row count still running then keeps reading the open, unlinked file.
-  const file = await openDatasetFile(runtime, { tenantId: job.tenantId, jobId: job.id }, row);
-  try {
-    return await reader.preview(
-      {
-        datasetKey: row.datasetKey,
-        sha256: row.sha256,
-        filePath: file.path,
-        sizeBytes: row.sizeBytes,
-        extension: extensionOf(row.originalName),
+  const workspace = { tenantId: job.tenantId, jobId: job.id };
+  // Every byte source opened during the call, so the log line can report what the preview fetched.
+  const opened: ByteSource[] = [];
+  const startedAt = performance.now();
+  const result = await reader.preview(
+    {
+      datasetKey: row.datasetKey,
+      sha256: row.sha256,
+      sizeBytes: row.sizeBytes,
+      extension: extensionOf(row.originalName),
+      openBytes: async () => {
+        const bytes = await openDatasetBytes(runtime, workspace, row);
+        opened.push(bytes);
+        return bytes;
       },
-      {
-        rows: input.rows,
-        columns: input.columns,
-        sheetName: input.sheetName ?? saved.sheetName,
-        headerRow: input.headerRow !== undefined ? input.headerRow : saved.headerRow,
-        encoding: input.encoding ?? saved.encoding,
-        delimiter: input.delimiter ?? saved.delimiter,
-        waitForCount: input.waitForCount,
-      },
-    );
-  } finally {
-    await file.release();
-  }
+      localPath: await localDatasetPath(runtime, workspace, row),
+    },
+    {
+      rows: input.rows,
+      columns: input.columns,
+      sheetName: input.sheetName ?? saved.sheetName,
+      headerRow: input.headerRow !== undefined ? input.headerRow : saved.headerRow,
+      encoding: input.encoding ?? saved.encoding,
+      delimiter: input.delimiter ?? saved.delimiter,
+      waitForCount: input.waitForCount,
+    },
+  );
+
+  // Sources still open (a row count that goes on) have fetched part of their bytes by now.
+  const fetched = opened.some((bytes) => bytes.fetched !== undefined)
+    ? { storeRequests: sum(opened, (bytes) => bytes.fetched?.requests ?? 0), storeBytes: sum(opened, (bytes) => bytes.fetched?.bytes ?? 0) }
+    : {};
+  runtime.logger.debug(
+    {
+      event: 'preview.read',
+      jobId: job.id,
+      datasetKey: row.datasetKey,
+      format: row.format,
+      sizeBytes: row.sizeBytes,
+      rowCountExact: result.rowCountExact,
+      durationMs: Math.round(performance.now() - startedAt),
+      ...fetched,
+    },
+    'dataset previewed',
+  );
+  return result;
+}
+
+function sum<T>(items: readonly T[], value: (item: T) => number): number {
+  return items.reduce((total, item) => total + value(item), 0);
 }

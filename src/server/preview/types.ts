@@ -1,5 +1,7 @@
 /** The reader interface every dataset format implements, and the preview it returns. */
 
+import type { ByteSource } from '../storage/object-store';
+
 /**
  * A cell value. `{ missing: ".a" }` is a Stata extended missing value; it carries `label` when a
  * value label names that missing code.
@@ -53,12 +55,22 @@ export interface ReaderOptions {
   waitForCount: boolean;
 }
 
+/** The dataset a reader previews. Readers read its bytes through ranged reads, never a whole copy. */
 export interface DatasetSource {
   datasetKey: string;
   sha256: string;
-  filePath: string;
   sizeBytes: number;
   extension: string;
+  /**
+   * Opens the dataset's bytes for ranged reads. Each caller closes the sources it opens, so work
+   * that outlives the preview call, such as the CSV row count, opens its own and closes it when done.
+   */
+  openBytes(): Promise<ByteSource>;
+  /**
+   * A local file with the same bytes (the embedded store, or S3 with INLET_WORKSPACE_MIRROR=local),
+   * or null when they are only in the bucket. The .xls reader hands it to its child process.
+   */
+  localPath: string | null;
 }
 
 export interface DatasetReader {

@@ -1,6 +1,7 @@
 // Reads a legacy .xls workbook with SheetJS in a process of its own, so that a hostile or damaged
 // file can only exhaust this process's heap and time limits, never the server's. The parent passes
-// the file path and a JSON request as arguments and reads one JSON object from stdout:
+// the file path, or "-" to send the file's `sizeBytes` bytes on stdin, and a JSON request as
+// arguments, and reads one JSON object from stdout:
 //   { ok: true, sheets, date1904, selectedSheet, rows: [[rowNumber, cells]], extents: [[rowNumber, first, last]], merges }
 //   { ok: false, code, message, details }
 // A cell is null, a string, a boolean, or [number, numberFormat] so the parent can turn date serials
@@ -46,10 +47,18 @@ function isEmpty(value) {
   return value === null || (typeof value === 'string' && value.trim() === '');
 }
 
-function read() {
-  const request = JSON.parse(requestText);
-  const bytes = fs.readFileSync(filePath);
+/** Reads stdin into one Buffer of `sizeBytes`; returns the Buffer and the number of bytes that arrived. */
+async function readStdin(sizeBytes) {
+  const bytes = Buffer.allocUnsafe(sizeBytes);
+  let received = 0;
+  for await (const chunk of process.stdin) {
+    if (received + chunk.length <= sizeBytes) chunk.copy(bytes, received);
+    received += chunk.length;
+  }
+  return { bytes, received };
+}
 
+function read(request, bytes) {
   // First pass: the sheet list with states, without keeping cells.
   const book = XLSX.read(bytes, { type: 'buffer', dense: true, sheetRows: 1 });
   const states = new Map((book.Workbook?.Sheets ?? []).map((sheet) => [sheet.name, sheetState(sheet.Hidden)]));
@@ -113,7 +122,20 @@ function read() {
 }
 
 try {
-  reply(read());
+  const request = JSON.parse(requestText);
+  if (filePath === '-') {
+    const { bytes, received } = await readStdin(request.sizeBytes);
+    reply(
+      received === request.sizeBytes
+        ? read(request, bytes)
+        : failure('INTERNAL', `The .xls reader received ${received} bytes on stdin instead of the ${request.sizeBytes} bytes the server declared.`, {
+            sizeBytes: request.sizeBytes,
+            receivedBytes: received,
+          }),
+    );
+  } else {
+    reply(read(request, fs.readFileSync(filePath)));
+  }
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
   if (/password|encrypt/iu.test(message)) {

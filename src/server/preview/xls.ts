@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 
 import { InletError, isErrorCode, type ErrorDetails } from '../errors';
+import { byteRangeStream } from '../storage/byte-ranges';
+import type { ByteSource } from '../storage/object-store';
 import { HEADER_BLOCK_ROWS, serialToGridValue, SheetCollector, type SheetInfo, type SheetTable } from './spreadsheet';
 import type { GridValue, MergeRange } from './table';
 import type { ReaderOptions } from './types';
@@ -10,9 +13,10 @@ import type { ReaderOptions } from './types';
 export const XLS_TIMEOUT_MS = 30_000;
 export const XLS_HEAP_MIB = 512;
 /**
- * Largest .xls read at all. The child reads the whole file into a Buffer, which lives outside the
- * V8 heap limit, so this bound keeps the child's total memory near the heap limit. BIFF8 sheets
- * hold at most 65,536 rows, so real .xls files are rarely above a few tens of MiB.
+ * Largest .xls read at all. The child keeps the whole file in one Buffer (read from the file, or
+ * from its stdin when the bytes come from the bucket), which lives outside the V8 heap limit, so
+ * this bound keeps the child's total memory near the heap limit. BIFF8 sheets hold at most 65,536
+ * rows, so real .xls files are rarely above a few tens of MiB.
  */
 export const MAX_XLS_BYTES = 128 * 1024 * 1024;
 /** Maximum size of the child's reply, which contains the sample rows and three numbers for each other row. */
@@ -41,11 +45,20 @@ function parseFailure(reason: string): InletError {
   return new InletError('INPUT_PARSE_FAILED', `The workbook could not be read as an .xls file: ${reason}.`, { reason });
 }
 
-/** Runs the child script and returns its reply; every way the child can fail becomes an InletError. */
-function runChild(scriptPath: string, filePath: string, request: object): Promise<ChildReply> {
+/** The workbook to read: a local file the child opens itself, or bytes the parent sends to its stdin. */
+export type XlsInput = { kind: 'file'; path: string } | { kind: 'bytes'; bytes: ByteSource };
+
+/**
+ * Runs the child script and returns its reply; every way the child can fail becomes an InletError.
+ * The time limit counts from the start of the child, so with bytes from the bucket it includes
+ * their transfer.
+ */
+function runChild(scriptPath: string, input: XlsInput, request: object): Promise<ChildReply> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${XLS_HEAP_MIB}`, scriptPath, filePath, JSON.stringify(request)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // With "-" in place of a path, the child reads the workbook from stdin.
+    const fileArgument = input.kind === 'file' ? input.path : '-';
+    const child = spawn(process.execPath, [`--max-old-space-size=${XLS_HEAP_MIB}`, scriptPath, fileArgument, JSON.stringify(request)], {
+      stdio: 'pipe',
       env: { ...process.env, NODE_OPTIONS: '' },
     });
     const stdout: Buffer[] = [];
@@ -58,6 +71,20 @@ function runChild(scriptPath: string, filePath: string, request: object): Promis
       child.kill('SIGKILL');
     };
     const timer = setTimeout(() => stop(parseFailure(`reading it took longer than ${XLS_TIMEOUT_MS / 1000} s, so it was stopped`)), XLS_TIMEOUT_MS);
+
+    if (input.kind === 'file') {
+      child.stdin.end();
+    } else {
+      // The child exits early on a failure of its own, and its reply gives the reason. The broken
+      // pipe that then ends this transfer is not the cause, but a failed read from the store is.
+      child.stdin.on('error', () => undefined);
+      pipeline(byteRangeStream(input.bytes, { readAhead: true }), child.stdin).catch((error: unknown) => {
+        const code = (error as { code?: unknown } | null)?.code;
+        if (code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED') return;
+        const message = error instanceof Error ? error.message : String(error);
+        stop(error instanceof InletError ? error : new InletError('OBJECT_STORE_FAILED', `The .xls workbook could not be read from the object store: ${message}`, {}));
+      });
+    }
 
     child.stdout.on('data', (chunk: Buffer) => {
       stdoutBytes += chunk.length;
@@ -100,9 +127,11 @@ function toGridValue(cell: ChildCell, date1904: boolean): GridValue {
 /**
  * Reads a legacy .xls workbook (BIFF5 and BIFF8) with SheetJS in a child process limited to
  * XLS_TIMEOUT_MS and XLS_HEAP_MIB of heap, then builds the preview here from the rows it returns.
+ * SheetJS needs the whole workbook, so bytes from the bucket are streamed to the child's stdin in
+ * ranged reads, and nothing is written to disk.
  */
-export async function readXls(scriptPath: string, filePath: string, options: ReaderOptions): Promise<XlsPreview> {
-  const { size } = await fs.stat(filePath);
+export async function readXls(scriptPath: string, input: XlsInput, options: ReaderOptions): Promise<XlsPreview> {
+  const size = input.kind === 'file' ? (await fs.stat(input.path)).size : input.bytes.sizeBytes;
   if (size > MAX_XLS_BYTES) {
     throw new InletError('INPUT_PARSE_FAILED', `The .xls workbook is ${size} bytes, more than the ${MAX_XLS_BYTES}-byte limit for legacy workbooks; save it as .xlsx or CSV and upload that.`, {
       sizeBytes: size,
@@ -111,7 +140,8 @@ export async function readXls(scriptPath: string, filePath: string, options: Rea
   }
 
   const collector = new SheetCollector(options.headerRow, options.rows);
-  const reply = await runChild(scriptPath, filePath, {
+  const reply = await runChild(scriptPath, input, {
+    sizeBytes: size,
     sheetName: options.sheetName,
     headerRow: options.headerRow ?? null,
     rowLimit: collector.sampleRows,

@@ -1,9 +1,12 @@
-import { pipeline, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 
 import ExcelJS from 'exceljs';
 
 import { InletError } from '../errors';
-import { oleInXlsxProblem, readHead } from '../formats';
+import { SNIFF_BYTES } from '@/lib/file-rules';
+
+import { oleInXlsxProblem } from '../formats';
+import type { ByteSource } from '../storage/object-store';
 import { chooseSheet, dateToSerial, parseRange, serialToGridValue, SheetCollector, type SheetInfo, type SheetState, type SheetTable } from './spreadsheet';
 import type { GridValue, MergeRange } from './table';
 import type { ReaderOptions } from './types';
@@ -174,22 +177,23 @@ function gridValueOf(cell: ExcelJS.Cell, dates: DateSystem): GridValue {
 /**
  * Reads an .xlsx workbook with the streaming reader of exceljs: the zip directory is checked for
  * bombs first, the chosen worksheet is streamed once (its stored <dimension> is ignored), and every
- * other part is skipped without being parsed.
+ * other part is skipped without being parsed. Every byte comes through ranged reads of `source`:
+ * the head, the zip directory at the tail, then the parts the preview needs.
  */
-export async function readXlsx(filePath: string, options: ReaderOptions): Promise<XlsxPreview> {
-  const head = await readHead(filePath);
+export async function readXlsx(source: ByteSource, options: ReaderOptions): Promise<XlsxPreview> {
+  const head = await source.read(0, Math.min(SNIFF_BYTES, source.sizeBytes));
   if (head.subarray(0, 8).equals(OLE_SIGNATURE)) {
     const problem = oleInXlsxProblem(head);
     throw new InletError(problem.code === 'INPUT_ENCRYPTED' ? 'INPUT_ENCRYPTED' : 'INPUT_PARSE_FAILED', problem.message, {});
   }
   if (!head.subarray(0, 4).equals(ZIP_SIGNATURE)) throw parseFailure('the file does not start like a zip archive, so it is not an .xlsx workbook');
 
-  const zip = await inspectZip(filePath);
+  const zip = await inspectZip(source);
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(parseFailure(`reading it took longer than ${XLSX_TIMEOUT_MS / 1000} s`)), XLSX_TIMEOUT_MS);
   });
-  const reading = readWorkbook(filePath, zip, options);
+  const reading = readWorkbook(source, zip, options);
   reading.catch(() => undefined); // once the time limit fires, the read is abandoned and its error unused
   try {
     return await Promise.race([reading, limit]);
@@ -211,12 +215,12 @@ export async function readXlsx(filePath: string, options: ReaderOptions): Promis
  * may still wait in the paused stream. A worksheet stored before sharedStrings.xml then came back
  * without its shared-string cells in some runs.
  */
-async function readWorkbook(filePath: string, zip: ZipSummary, options: ReaderOptions): Promise<XlsxPreview> {
+async function readWorkbook(source: ByteSource, zip: ZipSummary, options: ReaderOptions): Promise<XlsxPreview> {
   // OPC part names compare case-insensitively.
   const entries = new Map(zip.entries.map((entry) => [entry.name.toLowerCase(), entry]));
   const open = async (partName: string): Promise<NodeJS.ReadableStream | undefined> => {
     const entry = entries.get(partName.toLowerCase());
-    return entry === undefined ? undefined : openZipEntry(filePath, entry);
+    return entry === undefined ? undefined : openZipEntry(source, entry);
   };
   // exceljs decodes each inflated chunk on its own, so a character split between two chunks comes
   // out garbled. Feeding it whole-character strings avoids that.
@@ -231,7 +235,8 @@ async function readWorkbook(filePath: string, zip: ZipSummary, options: ReaderOp
   // NOTE: exceljs keeps the whole shared-string table in memory. Each part may inflate only to the
   // size its directory entry declares, and the zip checks bound those sizes, but a workbook whose
   // sharedStrings.xml inflates to hundreds of MiB can still grow the process past 256 MiB.
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(filePath, {
+  // The reader's own input is never read: each part reaches it as a stream from openZipEntry.
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(Readable.from([]), {
     sharedStrings: 'cache',
     styles: 'cache',
     hyperlinks: 'ignore',

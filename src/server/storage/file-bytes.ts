@@ -34,6 +34,16 @@ export class FileByteSource implements ByteSource {
     return buffer;
   }
 
+  async readInto(target: Uint8Array, offset: number): Promise<number> {
+    if (offset < 0 || offset > this.sizeBytes) {
+      throw new RangeError(`Read at ${offset} is outside the file's ${this.sizeBytes} bytes.`);
+    }
+    const length = Math.min(target.length, this.sizeBytes - offset);
+    if (length === 0) return 0;
+    const { bytesRead } = await this.handle.read(target, 0, length, offset);
+    return bytesRead;
+  }
+
   close(): Promise<void> {
     return this.handle.close();
   }

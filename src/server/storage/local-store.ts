@@ -10,7 +10,6 @@ import { advanceHash, forgetHash } from './multipart-hash';
 import type {
   ByteSource,
   DownloadUrlRequest,
-  LocalFile,
   ObjectStore,
   PartRecord,
   PartUrlRequest,
@@ -182,9 +181,9 @@ export class LocalObjectStore implements ObjectStore {
     return FileByteSource.open(this.workspacePath(workspace, relPath));
   }
 
-  /** The workspace file itself: nothing to copy and nothing to give back. */
-  openWorkspaceFile(workspace: WorkspaceRef, relPath: string): Promise<LocalFile> {
-    return Promise.resolve({ path: this.workspacePath(workspace, relPath), release: () => Promise.resolve() });
+  /** Returns the workspace file itself. */
+  localWorkspacePath(workspace: WorkspaceRef, relPath: string): Promise<string> {
+    return Promise.resolve(this.workspacePath(workspace, relPath));
   }
 
   signDownloadUrl(request: DownloadUrlRequest): Promise<string> {

@@ -59,17 +59,24 @@ export type UploadHash =
   | { ok: true; sha256: string }
   | { ok: false; code: 'UPLOAD_INCOMPLETE' | 'CHECKSUM_MISMATCH'; partNumbers: number[]; message: string };
 
+/** Requests a byte source sent to its backing store, and the bytes they returned. */
+export interface FetchCounts {
+  requests: number;
+  bytes: number;
+}
+
 /** Random access to the bytes of one stored file; every read stays inside `sizeBytes`. */
 export interface ByteSource {
   readonly sizeBytes: number;
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Reads up to `target.length` bytes at `offset` into `target` and returns how many it read (0 at
+   * the end). Only sources that can fill a caller's buffer without a copy have it (local files).
+   */
+  readInto?(target: Uint8Array, offset: number): Promise<number>;
   close(): Promise<void>;
-}
-
-/** A local file that contains a stored dataset, and the call that gives it back when the caller is done. */
-export interface LocalFile {
-  path: string;
-  release(): Promise<void>;
+  /** Requests and bytes fetched so far, for sources that count them (the S3 store's objects). */
+  readonly fetched?: FetchCounts;
 }
 
 export interface ObjectStore {
@@ -125,11 +132,17 @@ export interface ObjectStore {
   /** Deletes a job's workspace and every object of its sessions. */
   deleteJobObjects(workspace: WorkspaceRef): Promise<void>;
 
-  /** Opens a workspace file for ranged reads. */
+  /**
+   * Opens a workspace file for ranged reads: from local disk when the store keeps the file there,
+   * else with ranged GETs from the bucket.
+   */
   openWorkspaceBytes(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<ByteSource>;
 
-  /** Returns a local file with the workspace file's bytes, for readers that need a path. */
-  openWorkspaceFile(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<LocalFile>;
+  /**
+   * Returns the path of a local file with the workspace file's `sizeBytes` bytes, or null when the
+   * bytes are only in the bucket (S3 without INLET_WORKSPACE_MIRROR=local).
+   */
+  localWorkspacePath(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<string | null>;
 
   signDownloadUrl(request: DownloadUrlRequest): Promise<string>;
 }

@@ -37,7 +37,6 @@ import { writeFileAtomic } from '../workspace';
 import type {
   ByteSource,
   DownloadUrlRequest,
-  LocalFile,
   ObjectStore,
   PartRecord,
   PartUrlRequest,
@@ -47,13 +46,13 @@ import type {
   WorkspaceRef,
 } from './object-store';
 import { normalizeEtag } from './etags';
+import { FileByteSource } from './file-bytes';
+import { S3ObjectBytes } from './s3-bytes';
 
 /** S3 lists at most this many parts, uploads or keys per page. */
 const PAGE_SIZE = 1000;
 /** S3 accepts at most this many parts in one multipart upload, copies included. */
 const MAX_PARTS = 10_000;
-/** Largest dataset that preview copies to local disk for readers that need a file path. */
-const PREVIEW_COPY_MAX_BYTES = 2 * 1024 * 1024 * 1024;
 
 export interface S3StoreOptions {
   config: S3Config;
@@ -560,7 +559,9 @@ export class S3ObjectStore implements ObjectStore {
     const response = await this.send('read a byte range', () =>
       this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` })),
     );
-    const bytes = Buffer.from(await response.Body!.transformToByteArray());
+    const array = await response.Body!.transformToByteArray();
+    // A view of the SDK's array, so an 8 MiB read is not copied once more.
+    const bytes = Buffer.from(array.buffer, array.byteOffset, array.byteLength);
     if (bytes.length !== length) {
       throw new InletError('OBJECT_STORE_FAILED', `A read of ${length} bytes at ${offset} of ${key} returned ${bytes.length} bytes.`, { key });
     }
@@ -707,44 +708,23 @@ export class S3ObjectStore implements ObjectStore {
     return keys;
   }
 
-  openWorkspaceBytes(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<ByteSource> {
+  /**
+   * Opens the local mirror's file when there is one. Otherwise reads the workspace object with
+   * ranged GETs, and short reads come from cached blocks (S3ObjectBytes).
+   */
+  async openWorkspaceBytes(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<ByteSource> {
+    const local = await this.localWorkspacePath(workspace, relPath, sizeBytes);
+    if (local !== null) return FileByteSource.open(local);
     const key = this.workspaceKey(workspace, relPath);
-    return Promise.resolve({
-      sizeBytes,
-      read: (offset: number, length: number) => {
-        if (offset < 0 || length < 0 || offset + length > sizeBytes) {
-          return Promise.reject(new RangeError(`Read of ${length} bytes at ${offset} is outside the object's ${sizeBytes} bytes.`));
-        }
-        return this.readRange(key, offset, length);
-      },
-      close: () => Promise.resolve(),
-    });
+    return new S3ObjectBytes((offset, length) => this.readRange(key, offset, length), sizeBytes, key);
   }
 
-  /**
-   * The local mirror's file when there is one; otherwise a temporary copy under the data dir that
-   * `release` deletes.
-   * NOTE: the preview readers take a file path, so previewing an S3 dataset without a mirror
-   * downloads it whole (up to PREVIEW_COPY_MAX_BYTES) to local disk for the duration of the call.
-   * openWorkspaceBytes serves ranged reads for readers that take a ByteSource.
-   */
-  async openWorkspaceFile(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<LocalFile> {
-    if (this.options.mirrorWorkspaces) {
-      const local = this.mirrorPath(workspace, relPath);
-      const stat = await fsPromises.stat(local).catch(() => null);
-      if (stat?.size === sizeBytes) return { path: local, release: () => Promise.resolve() };
-    }
-    if (sizeBytes > PREVIEW_COPY_MAX_BYTES) {
-      throw new InletError(
-        'INPUT_PARSE_FAILED',
-        `Preview of datasets above ${PREVIEW_COPY_MAX_BYTES} bytes kept in S3 needs INLET_WORKSPACE_MIRROR=local; this one has ${sizeBytes} bytes.`,
-        { sizeBytes, limitBytes: PREVIEW_COPY_MAX_BYTES },
-      );
-    }
-    const directory = path.join(this.options.paths.dataDir, 'tmp', 'preview');
-    const file = path.join(directory, `${randomBytes(8).toString('hex')}${path.extname(relPath)}`);
-    await this.downloadTo(this.workspaceKey(workspace, relPath), file);
-    return { path: file, release: () => fsPromises.rm(file, { force: true }) };
+  /** Returns the local mirror's file when the mirror is on and contains the file with the expected size. */
+  async localWorkspacePath(workspace: WorkspaceRef, relPath: string, sizeBytes: number): Promise<string | null> {
+    if (!this.options.mirrorWorkspaces) return null;
+    const local = this.mirrorPath(workspace, relPath);
+    const stat = await fsPromises.stat(local).catch(() => null);
+    return stat?.size === sizeBytes ? local : null;
   }
 
   signDownloadUrl(request: DownloadUrlRequest): Promise<string> {

@@ -1,6 +1,6 @@
 import { InletError } from '../../errors';
 import type { Cell, DatasetReader, DatasetSource, PreviewResult, PreviewWarning, ReaderOptions } from '../types';
-import { FileByteSource, type ByteSource } from './bytes';
+import type { ByteSource } from './bytes';
 import { columnsTruncatedWarning } from '../table';
 import { DtaFile, type DtaTableInfo } from './table';
 
@@ -61,9 +61,9 @@ export async function previewDta(source: ByteSource, datasetKey: string, options
   return result;
 }
 
-/** Runs `work` on a file source and closes it; unexpected failures of the parser become parse errors. */
-async function withFile<T>(filePath: string, work: (source: ByteSource) => Promise<T>): Promise<T> {
-  const source = await FileByteSource.open(filePath);
+/** Runs `work` on the dataset's bytes and closes them. */
+async function withBytes<T>(dataset: DatasetSource, work: (source: ByteSource) => Promise<T>): Promise<T> {
+  const source = await dataset.openBytes();
   try {
     return await work(source);
   } finally {
@@ -75,7 +75,7 @@ async function withFile<T>(filePath: string, work: (source: ByteSource) => Promi
 export class DtaReader implements DatasetReader {
   async preview(source: DatasetSource, options: ReaderOptions): Promise<PreviewResult> {
     if (source.sizeBytes === 0) throw new InletError('INPUT_EMPTY_FILE', 'The Stata file is empty: it has 0 bytes.', { format: 'dta' });
-    return withFile(source.filePath, (bytes) => previewDta(bytes, source.datasetKey, options));
+    return withBytes(source, (bytes) => previewDta(bytes, source.datasetKey, options));
   }
 }
 

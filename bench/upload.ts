@@ -178,6 +178,9 @@ function readRssKib(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 async function finalizeTimed(server: TestServer, api: Api, job: CreatedJob, session: SessionData, parts: { partNumber: number; etag: string }[]): Promise<{ seconds: number; rssGrowthMib: number }> {
   const pid = server.process.pid!;
+  // VmHWM is the peak since the process started; writing 5 to clear_refs (Linux 4.0 and later)
+  // resets it to the current RSS, so the peak read afterwards is the peak during finalize.
+  fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
   const rssBefore = readRssKib(pid, 'VmRSS');
   const start = process.hrtime.bigint();
   const receipt = await api.ok<Receipt>('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });

@@ -1,5 +1,5 @@
-// A bare node:http server for bench/upload.ts: it reads every request body, discards it and
-// answers 200, so the client's time against it is the floor of an HTTP upload on this machine.
+// A bare node:http server for bench/upload.ts. It reads every request body, discards it and
+// responds 200, so the client's time against it is the floor of an HTTP upload on this machine.
 // Prints its port on stdout once it listens on 127.0.0.1.
 import http from 'node:http';
 

@@ -146,8 +146,8 @@ function sendPart(url: string, file: string, offset: number, length: number): Re
 }
 
 /**
- * The same client, 8 MiB parts with checksums, 4 in flight, sending the file to a bare node:http
- * server in its own process that reads each body and discards it.
+ * Times the same client (8 MiB parts with checksums, 4 in flight) sending the file to a bare
+ * node:http server in its own process, which reads each body and discards it.
  */
 async function discardFloor(file: string): Promise<number> {
   const script = fileURLToPath(new URL('./discard-server.mjs', import.meta.url));
@@ -178,7 +178,7 @@ function readRssKib(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 async function finalizeTimed(server: TestServer, api: Api, job: CreatedJob, session: SessionData, parts: { partNumber: number; etag: string }[]): Promise<{ seconds: number; rssGrowthMib: number }> {
   const pid = server.process.pid!;
-  // VmHWM is the peak since the process started; writing 5 to clear_refs (Linux 4.0 and later)
+  // VmHWM is the peak since the process started. Writing 5 to clear_refs (Linux 4.0 and later)
   // resets it to the current RSS, so the peak read afterwards is the peak during finalize.
   fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
   const rssBefore = readRssKib(pid, 'VmRSS');

@@ -169,9 +169,9 @@ const feedsBySession = new Map<string, Map<number, PartFeed>>();
 
 /**
  * The whole-file hash's view of one multipart PUT while its body streams in. Until the hash reaches
- * the part, the feed keeps the body's chunks; once it does, the feed hashes them and every later
- * chunk into a copy of the whole-file hash. `commitRecorded` swaps the copy in after the part is
- * recorded; `close` drops it, so the whole-file hash never takes in bytes of a part that failed.
+ * the part, the feed keeps the body's chunks. Once it does, the feed hashes them and every later
+ * chunk into a copy of the whole-file hash. `commitRecorded` and `applyCommit` swap the copy in
+ * when the part is recorded, and `close` drops it, so the hash never takes in a failed part.
  */
 export class PartFeed {
   private retained: Buffer[] | null = [];
@@ -185,8 +185,8 @@ export class PartFeed {
 
   /**
    * Registers the PUT of a part whose write slot the caller holds, after the claim dropped the
-   * part's old record and markers. Part 1 starts a new run at once; a later part starts hashing
-   * when the hash already covers every part before it and no read-back is changing it.
+   * part's old record and markers. Part 1 starts a new run at once. A later part starts hashing
+   * now if the hash covers every part before it and no read-back is changing the hash.
    */
   static open(uploadSessionId: string, partNumber: number): PartFeed {
     const feed = new PartFeed(uploadSessionId, partNumber);
@@ -226,7 +226,7 @@ export class PartFeed {
 
   /**
    * Starts hashing this part on a copy of `progress`, when `progress` covers exactly the parts
-   * before it and the feed still holds every chunk received so far. The caller guarantees that no
+   * before it and the feed still has every chunk received so far. The caller guarantees that no
    * read-back is changing `progress.hash` at this moment.
    */
   attach(progress: Progress): void {

@@ -3,22 +3,25 @@
  * in the same run on the same machine. Run with `npm run build && node --import tsx bench/upload.ts`
  * (about 3 minutes and 5 GiB of temporary disk; `--size-mib N` changes the large file's size).
  *
- * 1. A multipart upload of the large file (8 MiB parts, 4 in flight, every part's SHA-256 sent in
- *    x-amz-checksum-sha256) from createSession to the receipt, against `cp` plus
- *    `openssl dgst -sha256` of the same file, and against @tus/server 2 with its FileStore
- *    receiving the same bytes as 4 parallel uploads (which hashes nothing).
+ * 1. A multipart upload of the large file (8 MiB parts, 4 in flight, every part's SHA-256 computed
+ *    by the client and sent in x-amz-checksum-sha256) from createSession to the receipt, against
+ *    `cp` plus `openssl dgst -sha256` of the same file, and against @tus/server 2 with its
+ *    FileStore receiving the same bytes as 4 parallel uploads (which hashes nothing). The same
+ *    client also sends the parts to a bare node:http server that discards them: the floor of any
+ *    HTTP upload with this client on this machine.
  * 2. The finalize call alone after a large and after a 16 MiB upload, multipart and direct, with
  *    the server's peak RSS growth during finalize.
  * 3. createSession for 2,048 distinct files in 32 jobs from 64 concurrent clients, against a no-op
- *    procedure.
+ *    procedure, in alternating rounds of 256 calls.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
@@ -62,6 +65,28 @@ function readPart(file: string, offset: number, length: number): Buffer {
   }
 }
 
+/** Keeps one connection per part in flight open across parts, as a browser does. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
+
+/** PUTs one in-memory part with node:http and returns the status, the ETag and the body. */
+function putPart(url: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; etag: string | null; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'PUT', agent, headers: { ...headers, 'content-length': String(body.length) } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      response.on('end', () => {
+        const etag = response.headers.etag;
+        resolve({ status: response.statusCode ?? 0, etag: typeof etag === 'string' ? etag : null, text });
+      });
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 async function runPool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -96,22 +121,54 @@ async function sendParts(api: Api, job: CreatedJob, session: SessionData, file: 
   await runPool(urls, IN_FLIGHT, async ({ partNumber, url }) => {
     const offset = (partNumber - 1) * partSize;
     const length = Math.min(partSize, sizeBytes - offset);
-    let response: Response;
     if (length > STREAM_ABOVE_BYTES) {
       // A whole-file direct PUT streams from disk (without a checksum header) instead of holding
       // the file in memory, as a browser sends a large File.
       const stream = Readable.toWeb(fs.createReadStream(file, { start: offset, end: offset + length - 1 })) as ReadableStream<Uint8Array>;
       const init: RequestInit & { duplex: 'half' } = { method: 'PUT', body: stream, headers: { 'content-length': String(length) }, duplex: 'half' };
-      response = await fetch(url, init);
-    } else {
-      const body = readPart(file, offset, length);
-      const checksum = createHash('sha256').update(body).digest('base64');
-      response = await fetch(url, { method: 'PUT', body: new Uint8Array(body.buffer, body.byteOffset, body.length) as unknown as BodyInit, headers: { 'x-amz-checksum-sha256': checksum } });
+      const response = await fetch(url, init);
+      if (response.status !== 200) throw new Error(`PUT ${partNumber} failed: ${response.status} ${await response.text()}`);
+      parts.push({ partNumber, etag: response.headers.get('etag')! });
+      return;
     }
-    if (response.status !== 200) throw new Error(`PUT ${partNumber} failed: ${response.status} ${await response.text()}`);
-    parts.push({ partNumber, etag: response.headers.get('etag')! });
+    const { status, etag, text } = await sendPart(url, file, offset, length);
+    if (status !== 200 || etag === null) throw new Error(`PUT ${partNumber} failed: ${status} ${text}`);
+    parts.push({ partNumber, etag });
   });
   return parts;
+}
+
+/** Reads a part, computes its SHA-256 as the client's checksum, and PUTs it. */
+function sendPart(url: string, file: string, offset: number, length: number): ReturnType<typeof putPart> {
+  const body = readPart(file, offset, length);
+  const checksum = createHash('sha256').update(body).digest('base64');
+  return putPart(url, body, { 'x-amz-checksum-sha256': checksum });
+}
+
+/**
+ * Times the same client (8 MiB parts with checksums, 4 in flight) sending the file to a bare
+ * node:http server in its own process, which reads each body and discards it.
+ */
+async function discardFloor(file: string): Promise<number> {
+  const script = fileURLToPath(new URL('./discard-server.mjs', import.meta.url));
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString('utf8').trim())));
+    child.once('exit', (code) => reject(new Error(`discard server exited with ${code}`)));
+  });
+  try {
+    const sizeBytes = fs.statSync(file).size;
+    const partNumbers = Array.from({ length: Math.ceil(sizeBytes / PART_SIZE) }, (_, index) => index + 1);
+    const start = process.hrtime.bigint();
+    await runPool(partNumbers, IN_FLIGHT, async (partNumber) => {
+      const offset = (partNumber - 1) * PART_SIZE;
+      const { status } = await sendPart(`http://127.0.0.1:${port}/${partNumber}`, file, offset, Math.min(PART_SIZE, sizeBytes - offset));
+      if (status !== 200) throw new Error(`discard PUT ${partNumber} failed: ${status}`);
+    });
+    return seconds(start);
+  } finally {
+    child.kill();
+  }
 }
 
 function readRssKib(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -121,6 +178,9 @@ function readRssKib(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 async function finalizeTimed(server: TestServer, api: Api, job: CreatedJob, session: SessionData, parts: { partNumber: number; etag: string }[]): Promise<{ seconds: number; rssGrowthMib: number }> {
   const pid = server.process.pid!;
+  // VmHWM is the peak since the process started. Writing 5 to clear_refs (Linux 4.0 and later)
+  // resets it to the current RSS, so the peak read afterwards is the peak during finalize.
+  fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
   const rssBefore = readRssKib(pid, 'VmRSS');
   const start = process.hrtime.bigint();
   const receipt = await api.ok<Receipt>('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
@@ -132,6 +192,7 @@ async function finalizeTimed(server: TestServer, api: Api, job: CreatedJob, sess
 type FinalizeTiming = { seconds: number; rssGrowthMib: number };
 
 const FINALIZE_RUNS = 3;
+const THROUGHPUT_ROUND = 256;
 
 function median(runs: FinalizeTiming[]): FinalizeTiming {
   return [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor(runs.length / 2)]!;
@@ -192,19 +253,27 @@ async function createSessionThroughput(api: Api, jobCount: number): Promise<{ se
     for (const file of bundle.files) targets.push({ job, bundleId: bundle.bundleId, fileId: file.fileId });
   }
 
-  let begin = process.hrtime.bigint();
-  await runPool(targets, 64, async ({ job, bundleId, fileId }) => {
-    const response = await api.mutation('uploads.createSession', { jobId: job.jobId, bundleId, fileId }, { token: job.token });
-    if (response.status !== 200) throw new Error(`createSession failed: ${JSON.stringify(response.body)}`);
-  });
-  const sessionsPerSecond = targets.length / seconds(begin);
+  // The two kinds of call alternate in rounds of 256, so that a change in the machine's load
+  // during the run weighs on both alike.
+  let sessionSeconds = 0;
+  let pingSeconds = 0;
+  for (let offset = 0; offset < targets.length; offset += THROUGHPUT_ROUND) {
+    const round = targets.slice(offset, offset + THROUGHPUT_ROUND);
+    let begin = process.hrtime.bigint();
+    await runPool(round, 64, async ({ job, bundleId, fileId }) => {
+      const response = await api.mutation('uploads.createSession', { jobId: job.jobId, bundleId, fileId }, { token: job.token });
+      if (response.status !== 200) throw new Error(`createSession failed: ${JSON.stringify(response.body)}`);
+    });
+    sessionSeconds += seconds(begin);
 
-  begin = process.hrtime.bigint();
-  await runPool(targets, 64, async ({ job }) => {
-    const response = await api.query('system.ping', undefined, { token: job.token });
-    if (response.status !== 200) throw new Error('ping failed');
-  });
-  return { sessionsPerSecond, pingsPerSecond: targets.length / seconds(begin) };
+    begin = process.hrtime.bigint();
+    await runPool(round, 64, async ({ job }) => {
+      const response = await api.query('system.ping', undefined, { token: job.token });
+      if (response.status !== 200) throw new Error('ping failed');
+    });
+    pingSeconds += seconds(begin);
+  }
+  return { sessionsPerSecond: targets.length / sessionSeconds, pingsPerSecond: targets.length / pingSeconds };
 }
 
 async function main(): Promise<void> {
@@ -223,6 +292,7 @@ async function main(): Promise<void> {
 
   const tus = await tusBaseline(large, directory);
   fs.rmSync(path.join(directory, 'tus'), { recursive: true });
+  const floor = await discardFloor(large);
 
   // Multipart: the whole upload, then finalize alone for both sizes.
   const multipartServer = await startServer({ INLET_MULTIPART_THRESHOLD_BYTES: String(16 * MIB) }, makeTempDir('inlet-bench-data-'));
@@ -263,6 +333,7 @@ async function main(): Promise<void> {
   results.push(
     `upload ${LARGE_MIB} MiB multipart: ${upload.toFixed(2)} s; cp + openssl dgst: ${copyAndHash.toFixed(2)} s; ratio ${ratio(upload, copyAndHash)} (goal <= 1.2)`,
     `tus FileStore, 4 parallel uploads: ${tus.toFixed(2)} s; Inlet / tus ratio ${ratio(upload, tus)} (goal <= 1.2)`,
+    `floor, same client to a server that discards the bytes: ${floor.toFixed(2)} s; floor / (cp + openssl dgst) ${ratio(floor, copyAndHash)}; Inlet / floor ${ratio(upload, floor)}`,
     `finalize multipart, median of ${FINALIZE_RUNS}: ${largeMultipart.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${smallMultipart.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(largeMultipart.seconds, smallMultipart.seconds)} (goal <= 1.5); peak RSS growth ${largeMultipart.rssGrowthMib.toFixed(1)} MiB (goal < 64)`,
     `finalize direct, median of ${FINALIZE_RUNS}: ${directLarge.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${directSmall.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(directLarge.seconds, directSmall.seconds)} (goal <= 1.5); peak RSS growth ${directLarge.rssGrowthMib.toFixed(1)} MiB (goal < 64)`,
     `createSession, 64 concurrent clients: ${throughput.sessionsPerSecond.toFixed(0)}/s; no-op procedure ${throughput.pingsPerSecond.toFixed(0)}/s; ratio ${ratio(throughput.sessionsPerSecond, throughput.pingsPerSecond)} (goal >= 0.5)`,

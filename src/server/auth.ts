@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 
 import type { Db } from './db/client';
 import { jobs, tokens } from './db/schema';
@@ -64,6 +64,26 @@ export function authenticate(db: Db, authorization: string | null, tenantHeader:
 
 export type JobRow = typeof jobs.$inferSelect;
 
+/** The query of requireJob, which nearly every procedure calls, compiled once per connection. */
+const jobStatements = new WeakMap<Db, ReturnType<typeof prepareJobStatement>>();
+
+function prepareJobStatement(db: Db) {
+  return db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.id, sql.placeholder('jobId')), eq(jobs.tenantId, sql.placeholder('tenantId'))))
+    .prepare();
+}
+
+function jobStatement(db: Db): ReturnType<typeof prepareJobStatement> {
+  let statement = jobStatements.get(db);
+  if (!statement) {
+    statement = prepareJobStatement(db);
+    jobStatements.set(db, statement);
+  }
+  return statement;
+}
+
 /**
  * Loads a job the principal may reach. A job of another tenant, or a job that a job token was not
  * issued for, reads as JOB_NOT_FOUND so that ids cannot be probed.
@@ -73,11 +93,7 @@ export function requireJob(db: Db, principal: Principal, jobId: string): JobRow 
     throw new InletError('AUTH_REQUIRED', 'This request needs "Authorization: Bearer <job token>".', {});
   }
 
-  const job = db
-    .select()
-    .from(jobs)
-    .where(and(eq(jobs.id, jobId), eq(jobs.tenantId, principal.tenantId)))
-    .get();
+  const job = jobStatement(db).get({ jobId, tenantId: principal.tenantId });
   if (!job || (principal.kind === 'job' && principal.jobId !== jobId)) {
     throw new InletError('JOB_NOT_FOUND', `Job ${JSON.stringify(jobId)} was not found.`, { jobId });
   }

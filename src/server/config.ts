@@ -26,6 +26,11 @@ export interface Config {
   maxSessionsPerJob: number;
   finalizeLeaseSeconds: number;
   sweepIntervalSeconds: number;
+  /**
+   * A connection that sends nothing for this long is closed, also in the middle of a request body.
+   * Always 60 s; test mode may lower it with INLET_TEST_SOCKET_IDLE_TIMEOUT_MS.
+   */
+  socketIdleTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   testMode: boolean;
 }
@@ -64,6 +69,8 @@ const GIB = 1024 * MIB;
 /** S3's own part limits; the embedded store keeps the same ones so both stores accept the same sessions. */
 export const MIN_PART_SIZE_BYTES = 5 * MIB;
 export const MAX_PART_SIZE_BYTES = 5 * GIB;
+/** The socket idle timeout outside test mode. */
+export const SOCKET_IDLE_TIMEOUT_MS = 60_000;
 /** Signed URLs never live longer than this, whatever the configuration says. */
 export const MAX_URL_TTL_SECONDS = 900;
 
@@ -210,6 +217,9 @@ export function loadConfig(env: Env = process.env): Config {
     maxSessionsPerJob: readInteger(env, 'INLET_MAX_SESSIONS_PER_JOB', 64, 1, 100_000),
     finalizeLeaseSeconds: readInteger(env, 'INLET_FINALIZE_LEASE_SECONDS', 60, testMode ? 1 : 5, 3600),
     sweepIntervalSeconds: readInteger(env, 'INLET_SWEEP_INTERVAL_SECONDS', 300, 1, 86_400),
+    socketIdleTimeoutMs: testMode
+      ? readInteger(env, 'INLET_TEST_SOCKET_IDLE_TIMEOUT_MS', SOCKET_IDLE_TIMEOUT_MS, 100, SOCKET_IDLE_TIMEOUT_MS)
+      : SOCKET_IDLE_TIMEOUT_MS,
     logLevel: readChoice(env, 'INLET_LOG_LEVEL', 'info', [
       'fatal',
       'error',

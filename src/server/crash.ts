@@ -8,6 +8,7 @@ import type { Runtime } from './runtime';
 export type CrashPoint =
   | 'put.before_rename'
   | 'put.before_record'
+  | 'put.after_record'
   | 'finalize.after_claim'
   | 'finalize.after_complete'
   | 'finalize.after_stage'

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -133,10 +134,21 @@ async function main(): Promise<void> {
   });
   // Uploads of large parts over slow links may take longer than Node's default 300 s request
   // timeout, so a request has no total limit; a connection that sends nothing for a minute is
-  // closed instead, which also frees the part slot of a client that stalled mid-PUT.
+  // closed instead, which also frees the part slot of a client that stalled mid-PUT. The PUT
+  // handler then sees the body end early and keeps nothing of the part.
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.timeout = 60_000;
+  server.headersTimeout = config.socketIdleTimeoutMs;
+  server.timeout = config.socketIdleTimeoutMs;
+  // An idle keep-alive connection must be closed by the keep-alive timeout, which tells clients in
+  // its Keep-Alive header, not by the idle timeout, which would race a client reusing it.
+  server.keepAliveTimeout = Math.min(server.keepAliveTimeout, config.socketIdleTimeoutMs / 2);
+  server.on('timeout', (socket: Socket) => {
+    logger.info(
+      { event: 'http.idle_timeout', remoteAddress: socket.remoteAddress, timeoutMs: config.socketIdleTimeoutMs },
+      'closed a connection that sent nothing within the idle timeout',
+    );
+    socket.destroy();
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 
-import { and, asc, count, eq, gt, inArray } from 'drizzle-orm';
+import { and, asc, count, eq, getTableColumns, gt, inArray, sql } from 'drizzle-orm';
 
 import type { Principal } from './auth';
 import { requireJob, requireOpenJob } from './auth';
@@ -84,6 +84,53 @@ async function requireFreeSpace(dataDir: string, sizeBytes: number): Promise<voi
 }
 
 /**
+ * createSession's queries, built and compiled once per database connection instead of on every
+ * call: drizzle's query building and SQLite's statement compiling were most of its cost.
+ */
+function prepareSessionStatements(db: Db) {
+  const insertValues = Object.fromEntries(Object.keys(getTableColumns(uploadSessions)).map((key) => [key, sql.placeholder(key)]));
+  return {
+    file: db
+      .select()
+      .from(bundleFiles)
+      .where(and(eq(bundleFiles.id, sql.placeholder('fileId')), eq(bundleFiles.jobId, sql.placeholder('jobId'))))
+      .prepare(),
+    bundleKnown: db
+      .select({ id: bundleFiles.bundleId })
+      .from(bundleFiles)
+      .where(and(eq(bundleFiles.bundleId, sql.placeholder('bundleId')), eq(bundleFiles.jobId, sql.placeholder('jobId'))))
+      .limit(1)
+      .prepare(),
+    reusable: db
+      .select()
+      .from(uploadSessions)
+      .where(and(eq(uploadSessions.fileId, sql.placeholder('fileId')), inArray(uploadSessions.status, [...LIVE_STATUSES, 'finalized'])))
+      .limit(1)
+      .prepare(),
+    liveCount: db
+      .select({ value: count() })
+      .from(uploadSessions)
+      .where(and(eq(uploadSessions.jobId, sql.placeholder('jobId')), inArray(uploadSessions.status, LIVE_STATUSES)))
+      .prepare(),
+    insert: db
+      .insert(uploadSessions)
+      .values(insertValues as unknown as SessionRow)
+      .prepare(),
+  };
+}
+
+const sessionStatementsByDb = new WeakMap<Db, ReturnType<typeof prepareSessionStatements>>();
+
+function sessionStatements(db: Db): ReturnType<typeof prepareSessionStatements> {
+  let statements = sessionStatementsByDb.get(db);
+  if (!statements) {
+    statements = prepareSessionStatements(db);
+    sessionStatementsByDb.set(db, statements);
+  }
+  return statements;
+}
+
+/**
  * Issues an upload session for a declared file and returns its signed URLs. A file that already
  * has a live or finalized session gets that session back (with fresh URLs while it is live), so a
  * retried call never leaves an orphan session behind.
@@ -96,20 +143,13 @@ export async function createSession(
   now: Date,
 ): Promise<SessionView> {
   const { db, config, logger } = runtime;
+  const statements = sessionStatements(db);
   const job = requireJob(db, principal, input.jobId);
   requireOpenJob(job);
 
-  const file = db
-    .select()
-    .from(bundleFiles)
-    .where(and(eq(bundleFiles.id, input.fileId), eq(bundleFiles.jobId, job.id)))
-    .get();
+  const file = statements.file.get({ fileId: input.fileId, jobId: job.id });
   if (!file || file.bundleId !== input.bundleId) {
-    const bundleKnown = db
-      .select({ id: bundleFiles.bundleId })
-      .from(bundleFiles)
-      .where(and(eq(bundleFiles.bundleId, input.bundleId), eq(bundleFiles.jobId, job.id)))
-      .get();
+    const bundleKnown = statements.bundleKnown.get({ bundleId: input.bundleId, jobId: job.id });
     if (!bundleKnown) {
       throw new InletError('BUNDLE_NOT_FOUND', `Bundle ${JSON.stringify(input.bundleId)} was not found in job ${job.id}.`, {
         bundleId: input.bundleId,
@@ -121,11 +161,7 @@ export async function createSession(
   }
 
   const reusable = (): SessionRow | undefined => {
-    const existing = db
-      .select()
-      .from(uploadSessions)
-      .where(and(eq(uploadSessions.fileId, file.id), inArray(uploadSessions.status, [...LIVE_STATUSES, 'finalized'])))
-      .get();
+    const existing = statements.reusable.get({ fileId: file.id });
     return existing && (existing.status === 'finalized' || existing.expiresAt > nowIso(now)) ? existing : undefined;
   };
   const existing = reusable();
@@ -159,19 +195,15 @@ export async function createSession(
   // limit leaves a multipart upload behind, which the bucket's lifecycle rule removes.
   session.storeUploadId = await runtime.store.beginUpload(session, file.mimeType);
 
-  const winner = db.transaction((tx) => {
+  // The prepared statements run on the same connection, so they take part in the transaction.
+  const winner = db.transaction(() => {
     // Checked again inside the write transaction: a concurrent call for the same file may have
     // issued its session since the check above, and then that session is the answer.
     const concurrent = reusable();
     if (concurrent) return concurrent;
 
     // Counted inside the write transaction so that concurrent requests cannot pass the limit together.
-    const live =
-      tx
-        .select({ value: count() })
-        .from(uploadSessions)
-        .where(and(eq(uploadSessions.jobId, job.id), inArray(uploadSessions.status, LIVE_STATUSES)))
-        .get()?.value ?? 0;
+    const live = statements.liveCount.get({ jobId: job.id })?.value ?? 0;
     if (live >= config.maxSessionsPerJob) {
       throw new InletError(
         'UPLOAD_SESSIONS_LIMIT_EXCEEDED',
@@ -179,11 +211,10 @@ export async function createSession(
         { limit: config.maxSessionsPerJob, count: live },
       );
     }
-    tx.insert(uploadSessions).values(session).run();
+    statements.insert.run(session);
     return null;
   });
   if (winner) return describeSession(runtime, winner, file.mimeType, baseUrl, now);
-
 
   logger.info(
     { event: 'session.created', uploadSessionId: session.id, jobId: job.id, fileId: file.id, strategy: plan.strategy, sizeBytes: file.sizeBytes, partCount: plan.partCount },

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 
 import Database from 'better-sqlite3';
 
-import { Api, createJob, putBytes, sha256Hex, type CreatedJob, type DeclaredBundle, type Receipt, type SessionData } from '../helpers/api';
+import { Api, createJob, putBytes, sha256Base64, sha256Hex, type CreatedJob, type DeclaredBundle, type Receipt, type SessionData } from '../helpers/api';
 import { makeTempDir, startServer, type TestServer } from '../helpers/server';
 
 const PART_SIZE = 256;
@@ -88,16 +90,19 @@ async function waitForExit(server: TestServer): Promise<void> {
   await new Promise((resolve) => server.process.once('exit', resolve));
 }
 
+/** `storedParts`: how many parts listParts shows after the restart (the crashed PUT's, or none). */
 const PUT_CRASH_POINTS = [
-  { point: 'put.before_rename', strategy: 'direct', size: 600 },
-  { point: 'put.before_record', strategy: 'direct', size: 600 },
-  { point: 'put.before_record', strategy: 'multipart', size: PART_SIZE * 4 + 30 },
+  { point: 'put.before_rename', strategy: 'direct', size: 600, storedParts: 0 },
+  { point: 'put.before_record', strategy: 'direct', size: 600, storedParts: 0 },
+  { point: 'put.before_record', strategy: 'multipart', size: PART_SIZE * 4 + 30, storedParts: 0 },
+  // Part 1 is the next part for the whole-file hash, so it was hashed as it streamed in.
+  { point: 'put.after_record', strategy: 'multipart', size: PART_SIZE * 4 + 30, storedParts: 1 },
 ];
 
 const FINALIZE_CRASH_POINTS = ['finalize.after_claim', 'finalize.after_stage', 'finalize.after_place', 'finalize.after_commit'];
 
 describe('crash safety', () => {
-  for (const { point, strategy, size } of PUT_CRASH_POINTS) {
+  for (const { point, strategy, size, storedParts } of PUT_CRASH_POINTS) {
     test(`PUT survives kill at ${point} (${strategy})`, async () => {
       const dataDir = makeTempDir();
       const crashing = await startServer({ ...BASE_ENV, INLET_TEST_CRASH_AT: point }, dataDir);
@@ -114,11 +119,11 @@ describe('crash safety', () => {
       const restarted = await startServer(BASE_ENV, dataDir);
       try {
         const again = new Api(restarted.baseUrl);
-        const listed = await again.ok<{ parts: unknown[] }>('query', 'uploads.listParts', { uploadSessionId: session.uploadSessionId }, { token: job.token });
-        assert.equal(listed.parts.length, 0, 'a part interrupted by a crash must read as missing');
+        const listed = await again.ok<{ parts: { partNumber: number; etag: string }[] }>('query', 'uploads.listParts', { uploadSessionId: session.uploadSessionId }, { token: job.token });
+        assert.equal(listed.parts.length, storedParts, 'a part counts once it is recorded, and not before');
 
         const refreshed = await again.ok<{ parts: { partNumber: number; url: string }[] }>('mutation', 'uploads.refreshUrls', { uploadSessionId: session.uploadSessionId }, { token: job.token });
-        const parts = [];
+        const parts = listed.parts.map(({ partNumber, etag }) => ({ partNumber, etag }));
         for (const part of refreshed.parts) {
           const response = await putBytes(part.url.replace(crashing.baseUrl, restarted.baseUrl), slice(session, bytes, part.partNumber));
           assert.equal(response.status, 200);
@@ -257,6 +262,204 @@ describe('expiry', () => {
       assert.deepEqual(replay, receipt);
     } finally {
       await server.stop();
+    }
+  });
+});
+
+/** Sends the head of a part's body, then ends the connection without sending the rest. */
+async function putHeadThenDisconnect(url: string, body: Buffer, sentBytes: number): Promise<void> {
+  const request = http.request(url, { method: 'PUT', headers: { 'content-length': String(body.length) } });
+  request.on('error', () => {});
+  await new Promise<void>((resolve) => request.write(body.subarray(0, sentBytes), () => resolve()));
+  request.destroy();
+}
+
+/** Sends the head of a part's body, then nothing; resolves when the server closes the connection. */
+function putHeadThenStall(url: string, body: Buffer, sentBytes: number): Promise<{ elapsedMs: number; responded: boolean }> {
+  return new Promise((resolve) => {
+    const request = http.request(url, { method: 'PUT', headers: { 'content-length': String(body.length) } });
+    let responded = false;
+    let sentAt = 0;
+    request.on('response', () => {
+      responded = true;
+    });
+    request.on('error', () => {});
+    request.on('close', () => resolve({ elapsedMs: Date.now() - sentAt, responded }));
+    request.write(body.subarray(0, sentBytes), () => {
+      sentAt = Date.now();
+    });
+  });
+}
+
+async function listedParts(api: Api, job: CreatedJob, session: SessionData): Promise<{ partNumber: number; etag: string; sha256: string }[]> {
+  const listed = await api.ok<{ parts: { partNumber: number; etag: string; sha256: string }[] }>('query', 'uploads.listParts', { uploadSessionId: session.uploadSessionId }, { token: job.token });
+  return listed.parts;
+}
+
+/** PUTs every part not yet stored, in order, then finalizes with the stored parts' ETags. */
+async function completeAndFinalize(api: Api, job: CreatedJob, session: SessionData, bytes: Buffer, partSize: number): Promise<Receipt> {
+  const stored = new Set((await listedParts(api, job, session)).map((part) => part.partNumber));
+  for (const part of session.parts!) {
+    if (stored.has(part.partNumber)) continue;
+    const response = await putBytes(part.url, bytes.subarray((part.partNumber - 1) * partSize, part.partNumber * partSize));
+    assert.equal(response.status, 200, `PUT of part ${part.partNumber}: ${await response.text()}`);
+  }
+  const parts = (await listedParts(api, job, session)).map(({ partNumber, etag }) => ({ partNumber, etag }));
+  return api.ok<Receipt>('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
+}
+
+// Parts of 64 KiB arrive in several chunks, so a PUT can fail after some of them were hashed.
+const LARGE_PART_SIZE = 64 * 1024;
+const LARGE_PART_ENV = { ...BASE_ENV, INLET_PART_SIZE_BYTES: String(LARGE_PART_SIZE) };
+
+describe('whole-file hash of parts hashed as they stream in', () => {
+  let server: TestServer;
+  let api: Api;
+
+  before(async () => {
+    server = await startServer(LARGE_PART_ENV);
+    api = new Api(server.baseUrl);
+  });
+
+  after(async () => {
+    await server.stop();
+  });
+
+  test('aborted in-order PUT then re-PUT', async () => {
+    const job = await createJob(api);
+    const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'aborted-in-order');
+    const session = await declareAndCreate(api, job, 'aborted.csv', bytes);
+    const part1 = bytes.subarray(0, LARGE_PART_SIZE);
+
+    await putHeadThenDisconnect(session.parts![0]!.url, part1, LARGE_PART_SIZE / 2);
+    const aborted = await server.waitForLog((entry) => entry.event === 'object.put_aborted' && entry.uploadSessionId === session.uploadSessionId);
+    assert.ok((aborted.receivedBytes as number) > 0, 'the server received part of the body before the abort');
+    assert.deepEqual(await listedParts(api, job, session), []);
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+  });
+
+  test('BadDigest in-order PUT then re-PUT', async () => {
+    const job = await createJob(api);
+    const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'bad-digest-in-order');
+    const session = await declareAndCreate(api, job, 'digest.csv', bytes);
+    await putBytes(session.parts![0]!.url, bytes.subarray(0, LARGE_PART_SIZE));
+
+    const part2 = bytes.subarray(LARGE_PART_SIZE, 2 * LARGE_PART_SIZE);
+    const corrupted = Buffer.from(part2);
+    corrupted.writeUInt8(corrupted.readUInt8(corrupted.length - 1) ^ 1, corrupted.length - 1);
+    const rejected = await putBytes(session.parts![1]!.url, corrupted, { 'x-amz-checksum-sha256': sha256Base64(part2) });
+    assert.equal(rejected.status, 400);
+    assert.match(await rejected.text(), /BadDigest/);
+    assert.deepEqual((await listedParts(api, job, session)).map((part) => part.partNumber), [1]);
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+  });
+
+  test('in-order part re-sent with other bytes', async () => {
+    const job = await createJob(api);
+    const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'resent-in-order');
+    const session = await declareAndCreate(api, job, 'resent.csv', bytes);
+    const wrong = Buffer.from(bytes.subarray(0, LARGE_PART_SIZE));
+    wrong.writeUInt8(wrong.readUInt8(10) ^ 1, 10);
+    assert.equal((await putBytes(session.parts![0]!.url, wrong)).status, 200);
+    assert.equal((await putBytes(session.parts![1]!.url, bytes.subarray(LARGE_PART_SIZE, 2 * LARGE_PART_SIZE))).status, 200);
+    assert.equal((await putBytes(session.parts![0]!.url, bytes.subarray(0, LARGE_PART_SIZE))).status, 200);
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+  });
+});
+
+describe('idle timeout', () => {
+  test('stalled PUT is cut and not counted', async () => {
+    const idleTimeoutMs = 1000;
+    const server = await startServer({ ...LARGE_PART_ENV, INLET_TEST_SOCKET_IDLE_TIMEOUT_MS: String(idleTimeoutMs) });
+    try {
+      const api = new Api(server.baseUrl);
+      const job = await createJob(api);
+      const bytes = bytesOf(LARGE_PART_SIZE * 2 + 700, 'stalled');
+      const session = await declareAndCreate(api, job, 'stalled.csv', bytes);
+
+      const stalled = await putHeadThenStall(session.parts![0]!.url, bytes.subarray(0, LARGE_PART_SIZE), LARGE_PART_SIZE / 2);
+      assert.equal(stalled.responded, false, 'a cut PUT gets no response');
+      assert.ok(stalled.elapsedMs >= idleTimeoutMs - 50, `closed after ${stalled.elapsedMs} ms, before the ${idleTimeoutMs} ms timeout`);
+      await server.waitForLog((entry) => entry.event === 'http.idle_timeout');
+      await server.waitForLog((entry) => entry.event === 'object.put_aborted' && entry.uploadSessionId === session.uploadSessionId);
+      assert.deepEqual(await listedParts(api, job, session), []);
+
+      const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+      assert.equal(receipt.sha256, sha256Hex(bytes));
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('full disk', () => {
+  /** Mounts a 1 MiB tmpfs and points the data dir's objects/ and workspaces/ at it; returns why not when it cannot. */
+  function mountSmallDisk(dataDir: string): { disk: string } | { skip: string } {
+    if (process.getuid?.() !== 0) return { skip: 'needs root to mount a small tmpfs' };
+    const disk = makeTempDir('inlet-full-disk-');
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk], { stdio: 'pipe' });
+    } catch (error) {
+      return { skip: `mount -t tmpfs failed: ${(error as Error).message.split('\n')[0]}` };
+    }
+    for (const name of ['objects', 'workspaces']) {
+      fs.mkdirSync(path.join(disk, name));
+      fs.symlinkSync(path.join(disk, name), path.join(dataDir, name));
+    }
+    return { disk };
+  }
+
+  /** Fills the file system at `disk` with one file until a write fails with ENOSPC. */
+  function fillDisk(disk: string): string {
+    const filler = path.join(disk, 'filler');
+    const handle = fs.openSync(filler, 'w');
+    const block = Buffer.alloc(4096, 1);
+    try {
+      for (;;) fs.writeSync(handle, block);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+    } finally {
+      fs.closeSync(handle);
+    }
+    return filler;
+  }
+
+  test('ENOSPC while writing a part', async (context) => {
+    const dataDir = makeTempDir();
+    const mounted = mountSmallDisk(dataDir);
+    if ('skip' in mounted) {
+      process.stdout.write(`# skipped: ${mounted.skip}\n`);
+      context.skip(mounted.skip);
+      return;
+    }
+    const server = await startServer(LARGE_PART_ENV, dataDir);
+    try {
+      const api = new Api(server.baseUrl);
+      const job = await createJob(api);
+      const bytes = bytesOf(LARGE_PART_SIZE * 2 + 900, 'full-disk');
+      const session = await declareAndCreate(api, job, 'full.csv', bytes);
+      assert.equal((await putBytes(session.parts![0]!.url, bytes.subarray(0, LARGE_PART_SIZE))).status, 200);
+
+      const filler = fillDisk(mounted.disk);
+      const part2 = bytes.subarray(LARGE_PART_SIZE, 2 * LARGE_PART_SIZE);
+      const rejected = await putBytes(session.parts![1]!.url, part2, { 'x-amz-checksum-sha256': sha256Base64(part2) });
+      assert.equal(rejected.status, 503);
+      assert.match(await rejected.text(), /<Code>ServiceUnavailable<\/Code>/);
+      await server.waitForLog((entry) => entry.event === 'object.disk_full');
+      assert.deepEqual((await listedParts(api, job, session)).map((part) => part.partNumber), [1], 'the failed part is not counted');
+
+      fs.rmSync(filler);
+      const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+      assert.equal(receipt.sha256, sha256Hex(bytes));
+    } finally {
+      await server.stop();
+      execFileSync('umount', [mounted.disk]);
     }
   });
 });

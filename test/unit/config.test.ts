@@ -62,6 +62,12 @@ describe('configuration', () => {
     assert.equal(loadConfig({ INLET_PART_SIZE_BYTES: '256', INLET_TEST_MODE: 'true' }).partSizeBytes, 256);
   });
 
+  test('idle timeout set only in test mode', () => {
+    assert.equal(loadConfig({ INLET_TEST_SOCKET_IDLE_TIMEOUT_MS: '500' }).socketIdleTimeoutMs, 60_000);
+    assert.equal(loadConfig({ INLET_TEST_SOCKET_IDLE_TIMEOUT_MS: '500', INLET_TEST_MODE: 'true' }).socketIdleTimeoutMs, 500);
+    assert.equal(keyOfError({ INLET_TEST_SOCKET_IDLE_TIMEOUT_MS: '50', INLET_TEST_MODE: 'true' }), 'INLET_TEST_SOCKET_IDLE_TIMEOUT_MS');
+  });
+
   test('public URL loses its trailing slash', () => {
     assert.equal(loadConfig({ INLET_PUBLIC_URL: 'https://inlet.example.test/base/' }).publicUrl, 'https://inlet.example.test/base');
   });

@@ -18,7 +18,7 @@ import { partSizeOf } from '../parts';
 import type { Runtime } from '../runtime';
 import type { LocalObjectStore } from './local-store';
 import { UPLOADS_PATH_PREFIX } from './local-store';
-import { advanceHash, invalidateHashFrom } from './multipart-hash';
+import { advanceHash, invalidateHashFrom, PartFeed } from './multipart-hash';
 import { verifySignedQuery } from './signing';
 
 type S3ErrorCode = 'AccessDenied' | 'BadDigest' | 'EntityTooLarge' | 'IncompleteBody' | 'NoSuchUpload' | 'NoSuchKey' | 'OperationAborted' | 'ServiceUnavailable' | 'MethodNotAllowed' | 'InvalidArgument' | 'InternalError';
@@ -54,12 +54,18 @@ function sendError(response: ServerResponse, error: StoreError, requestId: strin
   response.end(body);
 }
 
-/** Counts and hashes the bytes passing through, and stops the stream once they pass `limitBytes`. */
+/**
+ * Counts and hashes the bytes passing through, and stops the stream once they pass `limitBytes`.
+ * A multipart part's bytes also go to its PartFeed, for the whole-file hash.
+ */
 class HashingLimiter extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
 
-  constructor(private readonly limitBytes: number) {
+  constructor(
+    private readonly limitBytes: number,
+    private readonly feed: PartFeed | undefined,
+  ) {
     super();
   }
 
@@ -70,6 +76,7 @@ class HashingLimiter extends Transform {
       return;
     }
     this.hash.update(chunk);
+    this.feed?.update(chunk);
     callback(null, chunk);
   }
 }
@@ -205,6 +212,8 @@ interface PartTarget {
   partNumber: number;
   sizeBytes: number;
   expectedChecksum: string | undefined;
+  /** Set for a multipart part: the whole-file hash's view of this PUT. */
+  feed?: PartFeed;
 }
 
 /** Streams the body through `sink` while hashing; returns null when the client went away. */
@@ -215,7 +224,7 @@ async function receiveBody(
   sink: NodeJS.WritableStream,
   discard: () => Promise<void>,
 ): Promise<{ sha256: string } | null> {
-  const limiter = new HashingLimiter(target.sizeBytes);
+  const limiter = new HashingLimiter(target.sizeBytes, target.feed);
   try {
     await pipeline(request, limiter, sink);
   } catch (error) {
@@ -268,12 +277,14 @@ function isIssued(db: Db, uploadSessionId: string): boolean {
 
 /**
  * Records a stored part, unless finalize claimed or something ended the session meanwhile (then
- * returns false). Returns the SHA-256 the part had before, when a re-PUT replaced it.
+ * returns false). Returns the SHA-256 the part had before, when a re-PUT replaced it. A multipart
+ * part that its feed hashed live moves the whole-file hash past it in the same transaction.
  */
 function recordPart(runtime: Runtime, target: PartTarget, sha256: string): { previousSha256: string | null } | false {
-  const { session, partNumber, sizeBytes } = target;
+  const { session, partNumber, sizeBytes, feed } = target;
   const storedAt = nowIso();
-  return runtime.db.transaction((tx) => {
+  let hashCommitted = false;
+  const recorded = runtime.db.transaction((tx) => {
     if (!isIssued(tx as unknown as Db, session.id)) return false;
 
     const previous = tx
@@ -288,8 +299,12 @@ function recordPart(runtime: Runtime, target: PartTarget, sha256: string): { pre
         set: { sizeBytes, sha256, etag: `"${sha256}"`, storedAt },
       })
       .run();
+    hashCommitted = feed?.commitRecorded(tx as unknown as Db) ?? false;
     return { previousSha256: previous?.sha256 ?? null };
   });
+  // No await since the commit: nothing else can have changed the in-memory hash meanwhile.
+  if (hashCommitted) feed?.applyCommit();
+  return recorded;
 }
 
 /** A direct upload: the body goes to a temporary file that is renamed to its content-named place. */
@@ -417,6 +432,7 @@ async function storeMultipartPart(
       .run();
   }, (PART_WRITE_LEASE_SECONDS * 1000) / 4);
   renew.unref();
+  target.feed = PartFeed.open(session.id, partNumber);
 
   try {
     const dataFile = store.dataFile(session);
@@ -434,7 +450,9 @@ async function storeMultipartPart(
     if (recordPart(runtime, target, received.sha256) === false) {
       throw new StoreError(404, 'NoSuchUpload', 'The upload session ended while the part was being sent.');
     }
-    // Advance the whole-file hash in the background; finalize waits for whatever is left.
+    crashPoint(runtime, 'put.after_record');
+    // Read back the parts stored before the hash reached them, and hand the hash on to the next
+    // part if it is streaming in; finalize waits for whatever is left.
     advanceHash(runtime.db, {
       uploadSessionId: session.id,
       dataFile,
@@ -444,6 +462,7 @@ async function storeMultipartPart(
     return { sha256: received.sha256, etag: `"${received.sha256}"` };
   } finally {
     clearInterval(renew);
+    target.feed.close();
     releasePartWrite(runtime, target);
   }
 }

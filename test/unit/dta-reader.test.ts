@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { InletError } from '../../src/server/errors';
 import { DtaReader, MemoryByteSource, openDtaRows, previewDta, type ByteSource } from '../../src/server/preview/dta';
 import { renderDate } from '../../src/server/preview/dta/dates';
-import { readNumeric, shortestFloat32 } from '../../src/server/preview/dta/storage';
+import { float32DecimalExponent, readNumeric, shortestFloat32, shortestFloat32FromBits } from '../../src/server/preview/dta/storage';
 import { detectEncoding } from '../../src/server/preview/dta/text';
 import type { Cell, ReaderOptions } from '../../src/server/preview/types';
 import { readstatSummary } from '../reference/dta-tools';
@@ -107,6 +107,32 @@ describe('missing values', () => {
     assert.equal(shortestFloat32(Math.fround(0.1)), 0.1);
     assert.equal(shortestFloat32(Math.fround(2710.349)), 2710.349);
     assert.equal(shortestFloat32(Math.fround(1e10)), 1e10);
+  });
+
+  test('float exponent from bits matches log10', () => {
+    const float = new Float32Array(1);
+    const bits = new Uint32Array(float.buffer);
+    const mismatches: string[] = [];
+    const check = (pattern: number): void => {
+      bits[0] = pattern;
+      const value = float[0] as number;
+      if (value === 0 || !Number.isFinite(value)) return;
+      const expected = Math.floor(Math.log10(Math.abs(value)));
+      if (float32DecimalExponent(value, pattern >>> 0) !== expected) mismatches.push(`${pattern.toString(16)}: ${value}`);
+      if (shortestFloat32FromBits(value, pattern >>> 0) !== shortestFloat32(value)) mismatches.push(`shortest ${pattern.toString(16)}: ${value}`);
+    };
+    // The 64 floats on either side of every power of ten that floats reach, of both signs.
+    for (let power = -46; power <= 39; power += 1) {
+      float[0] = Number(`1e${power}`);
+      const center = bits[0] as number;
+      for (let step = -64; step <= 64; step += 1) {
+        check(center + step);
+        check((center + step) | 0x80000000);
+      }
+    }
+    // Subnormal floats, which take the Math.log10 path, at every 97th pattern.
+    for (let pattern = 1; pattern < 0x800000; pattern += 97) check(pattern);
+    assert.deepEqual(mismatches, []);
   });
 });
 

@@ -94,12 +94,13 @@ export async function decodeRows(
   // it does not change its element kind (and reallocate it) cell by cell.
   const emptyRow: Cell[] = Array.from({ length: plans.length }, () => null);
   const rows: Cell[][] = new Array<Cell[]>(raw.rowCount);
-  for (let row = 0; row < raw.rowCount; row += 1) rows[row] = emptyRow.slice();
-
   const block: RowBlock = { bytes: raw.bytes, view, strideBytes: raw.strideBytes, first: 0, end: 0, rows };
   for (let first = 0; first < raw.rowCount; first += BLOCK_ROWS) {
     block.first = first;
     block.end = Math.min(first + BLOCK_ROWS, raw.rowCount);
+    // Rows are created just before they are filled, so they are still in the young generation when
+    // the cells are written and the garbage collector tracks no old-to-young pointers for them.
+    for (let row = first; row < block.end; row += 1) rows[row] = emptyRow.slice();
     for (let column = 0; column < decoders.length; column += 1) decoders[column]?.decode(block, column);
   }
 

@@ -48,14 +48,24 @@ const DATE_CACHE_SLOTS_MAX = 1 << 14;
 /** Maximum length of a text field (bytes before the NUL) that the string cache keeps. */
 const STRING_CACHE_MAX_BYTES = 32;
 
-/** Returns the power of two nearest below `total / columns`, clamped to [CACHE_SLOTS_MIN, max]. */
-function slotsPerColumn(total: number, columns: number, max: number): number {
+/**
+ * Shares `total` cache slots among the plans that `uses` selects: each gets the same power of two,
+ * from CACHE_SLOTS_MIN to `max`. When there are more such plans than total / CACHE_SLOTS_MIN, the
+ * ones after that get no cache (0 slots), so a file with thousands of columns stays within `total`.
+ */
+function cacheSlotsByPlan(plans: readonly ColumnPlan[], uses: (plan: ColumnPlan) => boolean, total: number, max: number): number[] {
+  const columns = plans.filter(uses).length;
   let slots = max;
   while (slots > CACHE_SLOTS_MIN && slots * columns > total) slots >>= 1;
-  return slots;
+  let granted = 0;
+  return plans.map((plan) => {
+    if (!uses(plan) || granted + slots > total) return 0;
+    granted += slots;
+    return slots;
+  });
 }
 
-/** Spreads a 32-bit key over the slot bits (Fibonacci hashing), so keys that step by 1000 do not collide. */
+/** Spreads a 32-bit key over the slot bits (Fibonacci hashing), so keys that step by 1000 still use every slot. */
 function slotOf(key: number, shift: number): number {
   return Math.imul(key | 0, 0x9e3779b1) >>> shift;
 }
@@ -88,6 +98,11 @@ class NumberKeyedCache {
 
 /** Frozen cells of the 27 missing codes `.` to `.z`: null for an unlabelled `.`. */
 function missingCells(labels: ReadonlyMap<string, string> | null): Cell[] {
+  if (labels === null) return UNLABELLED_MISSING_CELLS;
+  return buildMissingCells(labels);
+}
+
+function buildMissingCells(labels: ReadonlyMap<string, string> | null): Cell[] {
   return Array.from({ length: 27 }, (_, index) => {
     const missing: MissingCode = missingCodeAt(index);
     const label = labels?.get(missing);
@@ -95,6 +110,9 @@ function missingCells(labels: ReadonlyMap<string, string> | null): Cell[] {
     return missing === '.' ? null : Object.freeze({ missing });
   });
 }
+
+/** Missing cells of every column without value labels, shared so wide files do not repeat them. */
+const UNLABELLED_MISSING_CELLS = buildMissingCells(null);
 
 /** Largest span of labelled integers kept in an array instead of a Map. */
 const DENSE_LABELS_MAX_SPAN = 4096;
@@ -139,8 +157,8 @@ function dateRenderer(kind: DateKind): (value: number) => string | number {
 }
 
 /**
- * Integer columns (byte, int, long). A value at or above `firstMissing` is missing: in format 113
- * and later the codes run from `.` upwards, before it only the type's maximum is `.`.
+ * Integer columns (byte, int, long). A value at or above `firstMissing` is missing. In format 113
+ * and later the codes run from `.` upwards. In earlier formats only the type's maximum is `.`.
  */
 class IntegerColumn implements ColumnDecoder {
   private readonly firstMissing: number;
@@ -159,7 +177,7 @@ class IntegerColumn implements ColumnDecoder {
     this.firstMissing = extendedMissing ? INTEGER_MISSING_START[kind] : { byte: 127, int: 32767, long: 2147483647 }[kind];
     this.missing = missingCells(plan.labels);
     this.labels = plan.labels ? new IntegerLabelCells(plan.labels) : null;
-    this.dates = plan.dateKind ? new NumberKeyedCache(dateSlots) : null;
+    this.dates = plan.dateKind && dateSlots > 0 ? new NumberKeyedCache(dateSlots) : null;
     this.render = plan.dateKind ? dateRenderer(plan.dateKind) : null;
   }
 
@@ -179,17 +197,17 @@ class IntegerColumn implements ColumnDecoder {
         cell = value;
         const labelled = labels?.get(value);
         if (labelled !== undefined) cell = labelled;
-        else if (dates) cell = dates.getOrRender(value, render as (value: number) => string | number);
+        else if (render) cell = dates ? dates.getOrRender(value, render) : render(value);
       }
       (rows[row] as Cell[])[column] = cell;
     }
   }
 }
 
-/** Largest non-missing float: +1.fffffeX+7e (bit pattern 0x7effffff); `.` is 0x7f000000, codes step 0x800. */
+/** Largest non-missing float: +1.fffffeX+7e (bit pattern 0x7effffff). `.` is 0x7f000000, and codes step by 0x800. */
 const FLOAT_MAX_BITS = 0x7effffff;
 const FLOAT_MISSING_BITS = 0x7f000000;
-/** `.` for double starts at high word 0x7fe00000; codes step 0x100. */
+/** `.` for double starts at high word 0x7fe00000, and codes step by 0x100. */
 const DOUBLE_MISSING_HIGH = 0x7fe00000;
 
 /**
@@ -215,7 +233,7 @@ class FloatingColumn implements ColumnDecoder {
       this.labels = new Map();
       for (const [key, label] of plan.labels) if (!key.startsWith('.')) this.labels.set(Number(key), label);
     }
-    this.dates = plan.dateKind ? new NumberKeyedCache(dateSlots) : null;
+    this.dates = plan.dateKind && dateSlots > 0 ? new NumberKeyedCache(dateSlots) : null;
     this.render = plan.dateKind ? dateRenderer(plan.dateKind) : null;
     this.highWordAt = littleEndian ? 4 : 0;
   }
@@ -250,7 +268,7 @@ class FloatingColumn implements ColumnDecoder {
         const label = labels?.get(value);
         // A fresh object keeps the value as read, so -0 stays -0 even where 0 is labelled.
         if (label !== undefined) cell = { value, label };
-        else if (dates) cell = dates.getOrRender(value, render as (value: number) => string | number);
+        else if (render) cell = dates ? dates.getOrRender(value, render) : render(value);
       }
       (rows[row] as Cell[])[column] = cell;
     }
@@ -328,7 +346,7 @@ class TextColumn implements ColumnDecoder {
     const { bytes, strideBytes, rows } = block;
     const width = this.plan.type.widthBytes;
     const codec = this.codec;
-    this.cache ??= new TextFieldCache(this.cacheSlots);
+    if (this.cache === null && this.cacheSlots > 0) this.cache = new TextFieldCache(this.cacheSlots);
     const cache = this.cache;
 
     let start = block.first * strideBytes + this.plan.offsetInRow;
@@ -344,7 +362,7 @@ class TextColumn implements ColumnDecoder {
       }
       const length = stop - start;
       let cell: string | undefined;
-      if (length > STRING_CACHE_MAX_BYTES) {
+      if (length > STRING_CACHE_MAX_BYTES || cache === null) {
         cell = codec.decodeField(bytes, start, stop);
       } else {
         cell = cache.get(bytes, start, length, hash);
@@ -360,23 +378,21 @@ class TextColumn implements ColumnDecoder {
 
 /** Builds the decoders of the planned columns, with no decoder (null) for strL columns. */
 export function columnDecoders(plans: readonly ColumnPlan[], header: DtaHeader, codec: TextCodec): (ColumnDecoder | null)[] {
-  const textColumns = plans.filter((plan) => plan.type.kind === 'str').length;
-  const dateColumns = plans.filter((plan) => plan.dateKind !== null).length;
-  const stringSlots = slotsPerColumn(STRING_CACHE_SLOTS_TOTAL, textColumns, STRING_CACHE_SLOTS_MAX);
-  const dateSlots = slotsPerColumn(DATE_CACHE_SLOTS_TOTAL, dateColumns, DATE_CACHE_SLOTS_MAX);
+  const stringSlots = cacheSlotsByPlan(plans, (plan) => plan.type.kind === 'str', STRING_CACHE_SLOTS_TOTAL, STRING_CACHE_SLOTS_MAX);
+  const dateSlots = cacheSlotsByPlan(plans, (plan) => plan.dateKind !== null, DATE_CACHE_SLOTS_TOTAL, DATE_CACHE_SLOTS_MAX);
   const { littleEndian, extendedMissing } = header;
 
-  return plans.map((plan) => {
+  return plans.map((plan, index) => {
     switch (plan.type.kind) {
       case 'byte':
       case 'int':
       case 'long':
-        return new IntegerColumn(plan, plan.type.kind, littleEndian, extendedMissing, dateSlots);
+        return new IntegerColumn(plan, plan.type.kind, littleEndian, extendedMissing, dateSlots[index] ?? 0);
       case 'float':
       case 'double':
-        return new FloatingColumn(plan, plan.type.kind === 'double', littleEndian, extendedMissing, dateSlots);
+        return new FloatingColumn(plan, plan.type.kind === 'double', littleEndian, extendedMissing, dateSlots[index] ?? 0);
       case 'str':
-        return new TextColumn(plan, codec, stringSlots);
+        return new TextColumn(plan, codec, stringSlots[index] ?? 0);
       case 'strL':
         return null;
     }

@@ -40,14 +40,51 @@ def date_kind(fmt):
     return None
 
 
-def render(kind, value):
+# Codes of a datetime display format's details, from Stata's `help datetime display formats`.
+DATE_CODES = ("DAYNAME", "Dayname", "Month", "month", "JJJ", "jjj", "Mon", "mon", "Day", "day", "CC", "cc", "YY", "yy",
+              "NN", "nn", "DD", "dd", "Da", "da", "WW", "ww", "h", "q")
+TIME_CODES = ("A.M.", "a.m.", ".sss", ".ss", ".s", "HH", "Hh", "hH", "hh", "MM", "mm", "SS", "ss", "AM", "am")
+LITERAL_CODES = (".", ",", ":", "-", "_", "/", "\\", "+")
+
+
+def clock_part(fmt):
+    """The part of a %tc value that a format shows: "date", "time", "time-ms" or "datetime"."""
+    details = fmt.replace("%-", "%")[3:]
+    codes = sorted(DATE_CODES + TIME_CODES + LITERAL_CODES, key=len, reverse=True)
+    found, at = [], 0
+    while at < len(details):
+        if details[at] == "!":
+            at += 2
+            continue
+        code = next((c for c in codes if details.startswith(c, at)), None)
+        if code is None:
+            return "datetime"
+        found.append(code)
+        at += len(code)
+    has_date = any(c in DATE_CODES for c in found)
+    has_time = any(c in TIME_CODES for c in found)
+    if has_date and not has_time:
+        return "date"
+    if has_time and not has_date:
+        return "time-ms" if any(c in (".s", ".ss", ".sss") for c in found) else "time"
+    return "datetime"
+
+
+def render(kind, value, part="datetime"):
     """Writes a pandas-converted date in the reader's text form (see dates.ts)."""
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if kind == "%td":
         return value.strftime("%Y-%m-%d")
     if kind == "%tc":
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+        milliseconds = f".{value.microsecond // 1000:03d}"
+        if part == "date":
+            return value.strftime("%Y-%m-%d")
+        if part == "time":
+            return value.strftime("%H:%M:%S")
+        if part == "time-ms":
+            return value.strftime("%H:%M:%S") + milliseconds
+        return value.strftime("%Y-%m-%dT%H:%M:%S") + milliseconds
     if kind == "%tw":
         return f"{value.year}w{(value.dayofyear - 1) // 7 + 1}"
     if kind == "%tm":
@@ -91,7 +128,7 @@ def describe(path, rows):
                 continue
             try:
                 converted = pd.read_stata(path, columns=[result["names"][index]], convert_dates=True)
-                dates[result["names"][index]] = [render(kind, v) for v in converted.iloc[:rows, 0]]
+                dates[result["names"][index]] = [render(kind, v, clock_part(fmt)) for v in converted.iloc[:rows, 0]]
             except Exception as error:  # pandas cannot convert some ranges; the test reports the error
                 dates[result["names"][index]] = {"error": str(error)}
         result["dates"] = dates

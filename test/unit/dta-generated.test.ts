@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -166,4 +167,71 @@ describe('tagged files with big-endian strLs', () => {
       });
     }
   }
+});
+
+describe('clock formats that show one part', () => {
+  // pandas writes every date-time as plain %tc, so the script sets the display formats in the
+  // <formats> section afterwards (57 bytes a variable in format 118), then reads the file back
+  // with pandas and prints the formats and the parts of each value that the formats show.
+  const SCRIPT = `
+import json, sys, warnings
+import pandas as pd
+warnings.simplefilter("ignore")
+path = sys.argv[1]
+moments = pd.to_datetime(["2009-01-31 14:03:09.250", "1960-01-01 00:00:00", None, "1959-12-31 23:59:59.999", "2024-06-30 08:05:00"])
+frame = pd.DataFrame({"clock": moments, "clock_ms": moments, "day": moments, "full": moments})
+frame.to_stata(path, write_index=False, version=118, convert_dates={name: "tc" for name in frame.columns})
+formats = ["%tcHH:MM:SS", "%tc_HH:MM:SS.sss", "%tcCCYY-NN-DD", "%tc"]
+data = bytearray(open(path, "rb").read())
+start = data.index(b"<formats>") + len(b"<formats>")
+for index, text in enumerate(formats):
+    field = text.encode("ascii")
+    data[start + 57 * index : start + 57 * (index + 1)] = field + b"\\0" * (57 - len(field))
+open(path, "wb").write(bytes(data))
+with pd.io.stata.StataReader(path) as reader:
+    read = reader.read()
+    stored_formats = reader.fmtlist
+def part(value, pattern, cut=0):
+    return None if pd.isna(value) else (value.strftime(pattern)[: len(value.strftime(pattern)) - cut])
+print(json.dumps({
+    "formats": stored_formats,
+    "clock": [part(value, "%H:%M:%S") for value in read["clock"]],
+    "clock_ms": [part(value, "%H:%M:%S.%f", 3) for value in read["clock_ms"]],
+    "day": [part(value, "%Y-%m-%d") for value in read["day"]],
+}))
+`;
+
+  test('pandas file renders shown parts', async () => {
+    const filePath = path.join(workDirectory, 'clock_parts.dta');
+    const reference = JSON.parse(execFileSync('/usr/bin/python3', ['-c', SCRIPT, filePath]).toString('utf8')) as Record<string, (string | null)[]>;
+    const result = await previewFile(filePath);
+
+    assert.deepEqual(reference.formats, ['%tcHH:MM:SS', '%tc_HH:MM:SS.sss', '%tcCCYY-NN-DD', '%tc']);
+    assert.deepEqual(
+      result.columns.map((column) => [column.name, column.type, column.format]),
+      [
+        ['clock', 'string', '%tcHH:MM:SS'],
+        ['clock_ms', 'string', '%tc_HH:MM:SS.sss'],
+        ['day', 'date', '%tcCCYY-NN-DD'],
+        ['full', 'datetime', '%tc'],
+      ],
+    );
+    assert.deepEqual(
+      result.rows.map((row) => row[0]),
+      ['14:03:09', '00:00:00', null, '23:59:59', '08:05:00'],
+    );
+    assert.deepEqual(
+      result.rows.map((row) => row[0]),
+      reference.clock,
+    );
+    assert.deepEqual(
+      result.rows.map((row) => row[1]),
+      reference.clock_ms,
+    );
+    assert.deepEqual(
+      result.rows.map((row) => row[2]),
+      reference.day,
+    );
+    assert.equal(result.rows[0]?.[3], '2009-01-31T14:03:09.250');
+  });
 });

@@ -5,8 +5,8 @@ import { describe, test } from 'node:test';
 
 import { InletError } from '../../src/server/errors';
 import { DtaReader, MemoryByteSource, openDtaRows, previewDta, type ByteSource } from '../../src/server/preview/dta';
-import { renderDate } from '../../src/server/preview/dta/dates';
-import { readNumeric, shortestFloat32 } from '../../src/server/preview/dta/storage';
+import { columnTypeOf, dateKindOf, renderDate } from '../../src/server/preview/dta/dates';
+import { float32DecimalExponent, readNumeric, shortestFloat32, shortestFloat32FromBits } from '../../src/server/preview/dta/storage';
 import { detectEncoding } from '../../src/server/preview/dta/text';
 import { fileDatasetSource } from '../../src/server/preview/file-source';
 import type { Cell, ReaderOptions } from '../../src/server/preview/types';
@@ -79,6 +79,59 @@ describe('dates', () => {
   test('out-of-range dates stay null', () => {
     assert.equal(renderDate('td', 1e9), null);
     assert.equal(renderDate('tc', 1e18), null);
+    assert.equal(renderDate('tc-time', 1e18), null);
+  });
+
+  test('clock formats pick the shown part', () => {
+    const cases: [string, string | null][] = [
+      ['%tc', 'tc'],
+      ['%tC', 'tC'],
+      ['%tcDDmonCCYY_HH:MM:SS', 'tc'],
+      ['%tcHH:MM:SS', 'tc-time'],
+      ['%tcHH:MM', 'tc-time'],
+      ['%tchh:MM_am', 'tc-time'],
+      ['%tcHH!hMM', 'tc-time'],
+      ['%tc_HH:MM:SS.sss', 'tc-time-ms'],
+      ['%-tcHH:MM:SS.s', 'tc-time-ms'],
+      ['%tCHH:MM:SS', 'tC-time'],
+      ['%tcCCYY-NN-DD', 'tc-date'],
+      ['%tcDDmonCCYY', 'tc-date'],
+      ['%tCMonth_dd,_CCYY', 'tC-date'],
+      // Unknown codes keep the full date-time.
+      ['%tcHH:MM:SSX', 'tc'],
+      ['%tdCCYY-NN-DD', 'td'],
+      ['%9.0g', null],
+    ];
+    for (const [format, kind] of cases) assert.equal(dateKindOf(format), kind, format);
+  });
+
+  test('clock parts render by hand', () => {
+    // 2009-01-31 is day 17,928 after 1960-01-01; 14:03:09.250 is 50,589,250 ms into the day.
+    const moment = 17_928 * 86_400_000 + 50_589_250;
+    assert.equal(renderDate('tc', moment), '2009-01-31T14:03:09.250');
+    assert.equal(renderDate('tc-time', moment), '14:03:09');
+    assert.equal(renderDate('tc-time-ms', moment), '14:03:09.250');
+    assert.equal(renderDate('tc-date', moment), '2009-01-31');
+    // One millisecond before the epoch is the last millisecond of 1959-12-31.
+    assert.equal(renderDate('tc-time', -1), '23:59:59');
+    assert.equal(renderDate('tc-time-ms', -1), '23:59:59.999');
+    assert.equal(renderDate('tc-date', -1), '1959-12-31');
+    assert.equal(renderDate('tc-time', 0), '00:00:00');
+  });
+
+  test('leap clock parts render', () => {
+    const leapSecond = Date.UTC(2017, 0, 1) - STATA_EPOCH_MS + 26_000;
+    assert.equal(renderDate('tC-time', leapSecond + 500), '23:59:60');
+    assert.equal(renderDate('tC-time-ms', leapSecond + 500), '23:59:60.500');
+    assert.equal(renderDate('tC-date', leapSecond + 500), '2016-12-31');
+    assert.equal(renderDate('tC-time', leapSecond + 1000), '00:00:00');
+  });
+
+  test('clock parts set the column type', () => {
+    assert.equal(columnTypeOf('tc'), 'datetime');
+    assert.equal(columnTypeOf('tC-date'), 'date');
+    assert.equal(columnTypeOf('tc-time'), 'string');
+    assert.equal(columnTypeOf('tC-time-ms'), 'string');
   });
 });
 
@@ -108,6 +161,32 @@ describe('missing values', () => {
     assert.equal(shortestFloat32(Math.fround(0.1)), 0.1);
     assert.equal(shortestFloat32(Math.fround(2710.349)), 2710.349);
     assert.equal(shortestFloat32(Math.fround(1e10)), 1e10);
+  });
+
+  test('float exponent from bits matches log10', () => {
+    const float = new Float32Array(1);
+    const bits = new Uint32Array(float.buffer);
+    const mismatches: string[] = [];
+    const check = (pattern: number): void => {
+      bits[0] = pattern;
+      const value = float[0] as number;
+      if (value === 0 || !Number.isFinite(value)) return;
+      const expected = Math.floor(Math.log10(Math.abs(value)));
+      if (float32DecimalExponent(value, pattern >>> 0) !== expected) mismatches.push(`${pattern.toString(16)}: ${value}`);
+      if (shortestFloat32FromBits(value, pattern >>> 0) !== shortestFloat32(value)) mismatches.push(`shortest ${pattern.toString(16)}: ${value}`);
+    };
+    // The 64 floats on either side of every power of ten that floats reach, of both signs.
+    for (let power = -46; power <= 39; power += 1) {
+      float[0] = Number(`1e${power}`);
+      const center = bits[0] as number;
+      for (let step = -64; step <= 64; step += 1) {
+        check(center + step);
+        check((center + step) | 0x80000000);
+      }
+    }
+    // Subnormal floats, which take the Math.log10 path, at every 97th pattern.
+    for (let pattern = 1; pattern < 0x800000; pattern += 97) check(pattern);
+    assert.deepEqual(mismatches, []);
   });
 });
 

@@ -54,6 +54,8 @@ const EXCEL_FACTS: ExcelFact[] = [
   { file: 'ne_1033_data.xlsx', headerRow: 1 },
   // No header row: column B contains dates and times under custom formats.
   { file: 'Formate.xls', headerRow: null },
+  // A1 holds a number; the text merged over C3:E5 is no header, because no data lies below it.
+  { file: 'Formate.xls', sheet: 'ÖÄÜ', headerRow: null },
   // Two title rows above the header.
   { file: 'biff5-label-records.xls', headerRow: 3 },
   { file: 'datasets.xls', headerRow: 1 },

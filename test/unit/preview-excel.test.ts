@@ -82,6 +82,31 @@ describe('number format General', () => {
   });
 });
 
+describe('header above no data', () => {
+  test('Formate.xls ÖÄÜ keeps A1', async () => {
+    // A1 holds the number -100 and C3 the text "MERGED CELLS", merged over C3:E5 (SOURCES.md).
+    // Row 3 alone would make a header with no data under it, so the sheet has no header row.
+    const reference = readReference({ path: path.join(FIXTURES, 'Formate.xls'), kind: 'xls', headerRow: null, sheet: 'ÖÄÜ', rows: 200 });
+    const preview = await reader.preview(fixture('Formate.xls'), options({ sheetName: 'ÖÄÜ' }));
+
+    assert.equal(preview.suggestedHeaderRow, null);
+    assert.equal(preview.headerRow, null);
+    assert.deepEqual(
+      preview.columns.map((column) => [column.name, column.type]),
+      [
+        ['col_1', 'integer'],
+        ['col_2', 'string'],
+        ['col_3', 'string'],
+      ],
+    );
+    assert.deepEqual(reference.names, ['col_1', 'col_2', 'col_3']);
+    assert.equal(preview.columnCount, reference.columnCount);
+    assert.equal(preview.rowCount, reference.rowCount);
+    assert.deepEqual(preview.rows, reference.rows);
+    assert.deepEqual(preview.warnings, []);
+  });
+});
+
 describe('workbooks written by openpyxl', () => {
   test('absolute targets resolve', () => {
     assert.equal(resolveWorkbookTarget('/xl/worksheets/sheet1.xml'), 'xl/worksheets/sheet1.xml');

@@ -203,8 +203,10 @@ export class SheetCollector {
     let extent = this.tableExtent(headerRow, merges, new Set());
     // Footnotes sit below the table, so they are looked for only when every row of the sheet was
     // kept. NOTE: a sheet longer than the kept rows keeps its footnote rows as data, without a warning.
+    // A sheet without a suggested header has no header whose width separates notes from data rows,
+    // so all of its rows stay data.
     let footnotes: GridRow[] = [];
-    if (options.headerRow === undefined && this.kept.length === this.rowTotal) {
+    if (options.headerRow === undefined && headerRow !== null && this.kept.length === this.rowTotal) {
       const dataRows = this.kept.filter((row) => headerRow === null || row.rowNumber > headerRow);
       footnotes = trailingFootnoteRows(dataRows, 'typed', extent.columnCount);
     }

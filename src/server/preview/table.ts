@@ -97,8 +97,10 @@ function rowWidth(row: GridRow, mode: GridMode, rowsByNumber: ReadonlyMap<number
  * 2. The table is the longest run of fitting rows (the first one on a tie).
  * 3. The data starts at the first row of the run that holds a typed value (number, date, boolean).
  *    The header is the row just above it. If the run starts with data, there is no header (null).
- *    If no row holds a typed value, the header is the run's first row, extended down over any
- *    vertical merged ranges that start in it (a header written across several merged rows).
+ *    If no row of the run holds a typed value but a row above the run does, there is no header
+ *    (null), so those rows stay in the table. If no row holds a typed value, the header is the
+ *    run's first row, extended down over any vertical merged ranges that start in it (a header
+ *    written across several merged rows).
  */
 export function suggestHeaderRow(window: readonly GridRow[], merges: readonly MergeRange[], mode: GridMode): number | null {
   if (window.length === 0) return null;
@@ -132,9 +134,14 @@ export function suggestHeaderRow(window: readonly GridRow[], merges: readonly Me
 
   // NOTE: a header whose names all read as numbers (years such as 2019,2020) counts as data, so no
   // header is suggested for such a table, and rows below the table (footnotes) stay data rows.
-  const dataStart = run.findIndex((row) => row.cells.some((value) => isTypedValue(value, mode)));
+  const hasTypedValue = (row: GridRow): boolean => row.cells.some((value) => isTypedValue(value, mode));
+  const dataStart = run.findIndex(hasTypedValue);
   if (dataStart === 0) return null;
   if (dataStart > 0) return run[dataStart - 1]?.rowNumber ?? null;
+  // The run holds no data, so a header from it would describe an empty table. When narrow rows above
+  // the run hold typed values, those are the data: read the sheet without a header instead of
+  // dropping them as a preamble.
+  if (window.slice(0, bestStart).some(hasTypedValue)) return null;
 
   const lastRow = run[run.length - 1]?.rowNumber ?? first.rowNumber;
   let bottom = first.rowNumber;

@@ -1,24 +1,16 @@
 import type { Cell } from '../types';
 import { readRange, type ByteSource } from './bytes';
-import { renderDate, type DateKind } from './dates';
+import { columnDecoders, type ColumnDecoder, type ColumnPlan, type RowBlock } from './cells';
 import type { DtaHeader } from './layout';
-import { numericReader, type MissingCode, type NumericKind, type StorageType } from './storage';
 import { readStrlRef, type StrlIndex, type StrlRef } from './strl';
 import { untilNul, type TextCodec } from './text';
+
+export type { ColumnPlan } from './cells';
 
 /**
  * The row stream: reads byte ranges of observations and decodes their cells. Rows are fixed-width
  * records, so observation i starts at dataOffset + i * rowWidthBytes and nothing before it is read.
  */
-
-/** Decoding plan of one column: storage type, place in the row, date kind and value labels. */
-export interface ColumnPlan {
-  type: StorageType;
-  offsetInRow: number;
-  dateKind: DateKind | null;
-  /** Decoded value labels, keyed like the label sets ("1", ".a"), or null. */
-  labels: ReadonlyMap<string, string> | null;
-}
 
 /** Limits on strL text per call, so one huge strL cannot exhaust memory. */
 export interface StrlLimits {
@@ -57,66 +49,6 @@ export async function readRowBytes(source: ByteSource, header: DtaHeader, first:
   return { bytes, strideBytes: prefixBytes, rowCount: count };
 }
 
-type CellDecoder = (view: DataView, offset: number) => Cell;
-
-/** Builds the column's labels of ordinary values keyed by number, so a lookup creates no string per cell. */
-function labelsByNumber(plan: ColumnPlan): Map<number, string> | null {
-  if (!plan.labels) return null;
-  const labels = new Map<number, string>();
-  for (const [key, label] of plan.labels) if (!key.startsWith('.')) labels.set(Number(key), label);
-  return labels;
-}
-
-/** Turns a decoded number or missing code into a cell: labels first, then dates, then the value. */
-function finishNumeric(plan: ColumnPlan, raw: number | MissingCode, labelsByNumber: Map<number, string> | null): Cell {
-  if (typeof raw === 'string') {
-    const label = plan.labels?.get(raw);
-    if (label !== undefined) return { missing: raw, label };
-    return raw === '.' ? null : { missing: raw };
-  }
-  if (labelsByNumber) {
-    const label = labelsByNumber.get(raw);
-    if (label !== undefined) return { value: raw, label };
-  }
-  if (plan.dateKind) return renderCachedDate(plan, raw);
-  return raw;
-}
-
-/**
- * Builds the decoder of one numeric column once per call, so the loop over cells does not branch on
- * the storage type. Columns without labels or dates skip finishNumeric.
- */
-function numericDecoder(plan: ColumnPlan, header: DtaHeader): CellDecoder {
-  const read = numericReader(plan.type.kind as NumericKind, header.littleEndian, header.extendedMissing);
-  if (plan.labels !== null || plan.dateKind !== null) {
-    const byNumber = labelsByNumber(plan);
-    return (view, offset) => finishNumeric(plan, read(view, offset), byNumber);
-  }
-  return (view, offset) => {
-    const raw = read(view, offset);
-    if (typeof raw === 'number') return raw;
-    return raw === '.' ? null : { missing: raw };
-  };
-}
-
-/** Most recent renderings per date column; dates repeat across rows, so this saves most of the work. */
-const DATE_CACHE_ENTRIES = 65_536;
-const dateCaches = new WeakMap<ColumnPlan, Map<number, string | number>>();
-
-function renderCachedDate(plan: ColumnPlan, value: number): string | number {
-  let cache = dateCaches.get(plan);
-  if (!cache) {
-    cache = new Map();
-    dateCaches.set(plan, cache);
-  }
-  const cached = cache.get(value);
-  if (cached !== undefined) return cached;
-  const rendered = renderDate(plan.dateKind as DateKind, value) ?? value;
-  if (cache.size >= DATE_CACHE_ENTRIES) cache.clear();
-  cache.set(value, rendered);
-  return rendered;
-}
-
 /** A strL cell whose text is fetched after the synchronous pass over the rows. */
 interface PendingStrl {
   row: number;
@@ -124,9 +56,29 @@ interface PendingStrl {
   ref: StrlRef;
 }
 
+/** Rows per block. Each block is decoded one column after another, and its rows stay in the CPU cache meanwhile. */
+const BLOCK_ROWS = 512;
+
+interface DecoderSet {
+  header: DtaHeader;
+  codec: TextCodec;
+  decoders: (ColumnDecoder | null)[];
+}
+
+/** Decoders per plan list, kept across calls so their caches of repeated cells carry over between batches. */
+const decoderSets = new WeakMap<readonly ColumnPlan[], DecoderSet>();
+
+function decodersFor(plans: readonly ColumnPlan[], header: DtaHeader, codec: TextCodec): (ColumnDecoder | null)[] {
+  const known = decoderSets.get(plans);
+  if (known && known.header === header && known.codec === codec) return known.decoders;
+  const decoders = columnDecoders(plans, header, codec);
+  decoderSets.set(plans, { header, codec, decoders });
+  return decoders;
+}
+
 /**
  * Decodes rows of raw bytes into cells for the planned columns. strL cells are resolved through the
- * index after all fixed-width cells, because their text lives elsewhere in the file.
+ * index after all fixed-width cells, in row order, because their text lives elsewhere in the file.
  */
 export async function decodeRows(
   raw: RowBytes,
@@ -137,26 +89,29 @@ export async function decodeRows(
   limits: StrlLimits,
 ): Promise<Cell[][]> {
   const view = new DataView(raw.bytes.buffer, raw.bytes.byteOffset, raw.bytes.byteLength);
-  const decoders = plans.map((plan) => (plan.type.kind === 'str' || plan.type.kind === 'strL' ? null : numericDecoder(plan, header)));
-  const rows: Cell[][] = [];
-  const pending: PendingStrl[] = [];
+  const decoders = decodersFor(plans, header, codec);
+  // Every row starts as a copy of an array of nulls, so writing a number and then a string into
+  // it does not change its element kind (and reallocate it) cell by cell.
+  const emptyRow: Cell[] = Array.from({ length: plans.length }, () => null);
+  const rows: Cell[][] = new Array<Cell[]>(raw.rowCount);
+  const block: RowBlock = { bytes: raw.bytes, view, strideBytes: raw.strideBytes, first: 0, end: 0, rows };
+  for (let first = 0; first < raw.rowCount; first += BLOCK_ROWS) {
+    block.first = first;
+    block.end = Math.min(first + BLOCK_ROWS, raw.rowCount);
+    // Rows are created just before they are filled, so they are still in the young generation when
+    // the cells are written and the garbage collector tracks no old-to-young pointers for them.
+    for (let row = first; row < block.end; row += 1) rows[row] = emptyRow.slice();
+    for (let column = 0; column < decoders.length; column += 1) decoders[column]?.decode(block, column);
+  }
 
-  for (let row = 0; row < raw.rowCount; row += 1) {
-    const rowStart = row * raw.strideBytes;
-    const cells: Cell[] = new Array<Cell>(plans.length);
-    for (let column = 0; column < plans.length; column += 1) {
-      const plan = plans[column] as ColumnPlan;
-      const offset = rowStart + plan.offsetInRow;
-      if (plan.type.kind === 'str') {
-        cells[column] = codec.decodeField(raw.bytes, offset, offset + plan.type.widthBytes);
-      } else if (plan.type.kind === 'strL') {
-        cells[column] = '';
-        pending.push({ row, column, ref: readStrlRef(view, offset, header.formatVersion, header.littleEndian) });
-      } else {
-        cells[column] = (decoders[column] as CellDecoder)(view, offset);
-      }
+  const strlColumns = plans.flatMap((plan, column) => (plan.type.kind === 'strL' ? [column] : []));
+  const pending: PendingStrl[] = [];
+  for (let row = 0; row < raw.rowCount && strlColumns.length > 0; row += 1) {
+    for (const column of strlColumns) {
+      const offset = row * raw.strideBytes + (plans[column] as ColumnPlan).offsetInRow;
+      (rows[row] as Cell[])[column] = '';
+      pending.push({ row, column, ref: readStrlRef(view, offset, header.formatVersion, header.littleEndian) });
     }
-    rows.push(cells);
   }
 
   for (const { row, column, ref } of pending) {

@@ -135,7 +135,40 @@ const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, exponent) => 10 ** ex
  */
 export function shortestFloat32(value: number): number {
   if (value === 0 || Number.isInteger(value)) return value;
-  const exponent = Math.floor(Math.log10(Math.abs(value)));
+  return shortestWithExponent(value, Math.floor(Math.log10(Math.abs(value))));
+}
+
+/**
+ * Returns shortestFloat32(value) for a float read together with its bit pattern `bits`. The decimal
+ * exponent comes from the binary one, which costs less than Math.log10 in a loop over every cell.
+ */
+export function shortestFloat32FromBits(value: number, bits: number): number {
+  if (value === 0 || Number.isInteger(value)) return value;
+  return shortestWithExponent(value, float32DecimalExponent(value, bits));
+}
+
+const LOG10_OF_2 = Math.log10(2);
+/** The first power of ten in POWERS_OF_TEN, below the smallest float (about 1.4e-45). */
+const POWERS_OF_TEN_FIRST = -46;
+/** Doubles nearest to 10^-46 ... 10^39, parsed from decimal text so each is correctly rounded. */
+const POWERS_OF_TEN = Float64Array.from({ length: 86 }, (_, index) => Number(`1e${index + POWERS_OF_TEN_FIRST}`));
+
+/**
+ * Returns floor(log10(|value|)) of a finite non-zero float from its bit pattern. A binade
+ * [2^e, 2^(e+1)) spans less than one decade, so floor(e * log10(2)) is the exponent or one below
+ * it, and one comparison with the next power of ten decides. Subnormal floats use Math.log10.
+ * A unit test checks that the result equals Math.floor(Math.log10(Math.abs(value))) next to every
+ * power of ten that floats reach.
+ */
+export function float32DecimalExponent(value: number, bits: number): number {
+  const biasedExponent = (bits >>> 23) & 0xff;
+  if (biasedExponent === 0) return Math.floor(Math.log10(Math.abs(value)));
+  const estimate = Math.floor((biasedExponent - 127) * LOG10_OF_2);
+  return Math.abs(value) >= (POWERS_OF_TEN[estimate + 1 - POWERS_OF_TEN_FIRST] as number) ? estimate + 1 : estimate;
+}
+
+/** Tries candidates of 6 to 9 significant digits for a value whose decimal exponent is `exponent`. */
+function shortestWithExponent(value: number, exponent: number): number {
   for (let digits = 6; digits <= 9; digits += 1) {
     const places = digits - 1 - exponent;
     let candidate: number;

@@ -14,6 +14,7 @@ import type { Runtime } from './runtime';
 import { parseEncodingOption } from './preview/dta/text';
 import { normalizeEncodingOverride } from './preview/encoding';
 import { previewDataset } from './preview';
+import { checkReadOptionsApply } from './preview/options';
 
 export const DOWNLOADS_PATH_PREFIX = '/api/objects/downloads/';
 
@@ -108,18 +109,7 @@ export async function setReadOptions(
       datasetKey: dataset.datasetKey,
     });
   }
-  if (input.sheetName !== undefined && dataset.format !== 'excel') {
-    throw new InletError('INPUT_INVALID', `sheetName applies to Excel workbooks; dataset ${dataset.datasetKey} is ${dataset.format}.`, { field: 'sheetName' });
-  }
-  if (input.delimiter !== undefined && dataset.format !== 'csv') {
-    throw new InletError('INPUT_INVALID', `delimiter applies to CSV files; dataset ${dataset.datasetKey} is ${dataset.format}.`, { field: 'delimiter' });
-  }
-  if (input.headerRow !== undefined && dataset.format === 'dta') {
-    throw new InletError('INPUT_INVALID', `headerRow applies to CSV and Excel files; a Stata file's column names come from its variables.`, { field: 'headerRow' });
-  }
-  if (input.encoding !== undefined && dataset.format === 'excel') {
-    throw new InletError('INPUT_INVALID', `encoding applies to CSV and Stata files; dataset ${dataset.datasetKey} is an Excel workbook.`, { field: 'encoding' });
-  }
+  checkReadOptionsApply(dataset.datasetKey, dataset.format, input);
 
   const merged: ReadOptions = { ...((dataset.readOptions ?? {}) as ReadOptions) };
   if (input.sheetName !== undefined) merged.sheetName = input.sheetName;

@@ -25,6 +25,7 @@ const TEST_ENV = {
 interface Outcome {
   status: number;
   code: string | undefined;
+  message?: string | undefined;
 }
 
 interface Case {
@@ -32,6 +33,8 @@ interface Case {
   run: () => Promise<Outcome>;
   status: number;
   code: string;
+  /** Pattern the error message must match, where its wording matters. */
+  message?: RegExp;
   /** Cases whose rejected bytes may land in an unrecorded range of a multipart data file. */
   allowDataFileBytes?: boolean;
 }
@@ -54,7 +57,7 @@ const MULTIPART_BYTES = Buffer.alloc(PART_SIZE * 4 + 10, 'x');
 
 async function trpc(kind: 'query' | 'mutation', procedure: string, input: unknown, token?: string, tenantId?: string): Promise<Outcome> {
   const response = kind === 'query' ? await api.query(procedure, input, { token, tenantId }) : await api.mutation(procedure, input, { token, tenantId });
-  return { status: response.status, code: response.body.error?.data.errorCode };
+  return { status: response.status, code: response.body.error?.data.errorCode, message: response.body.error?.message };
 }
 
 async function raw(method: string, procedure: string, body: string | undefined, headers: Record<string, string> = {}): Promise<Outcome> {
@@ -248,7 +251,7 @@ const CASES: Case[] = [
   { name: 'preview 1000 columns', run: () => trpc('query', 'inputs.preview', { jobId: otherJob.jobId, columns: 1000 }, otherJob.token), status: 400, code: 'INPUT_INVALID' },
   { name: 'preview unknown dataset', run: () => trpc('query', 'inputs.preview', { jobId: otherJob.jobId, datasetKey: 'ds_0000000000000000' }, otherJob.token), status: 404, code: 'DATASET_NOT_FOUND' },
   { name: 'preview malformed dataset key', run: () => trpc('query', 'inputs.preview', { jobId: otherJob.jobId, datasetKey: 'ds_../x' }, otherJob.token), status: 400, code: 'INPUT_INVALID' },
-  { name: 'preview without primary', run: () => trpc('query', 'inputs.preview', { jobId: job.jobId }, job.token), status: 404, code: 'DATASET_NOT_FOUND' },
+  { name: 'preview without primary', run: () => trpc('query', 'inputs.preview', { jobId: job.jobId }, job.token), status: 404, code: 'DATASET_NOT_FOUND', message: /^Job job_\w+ has no primary dataset\.$/ },
   { name: 'preview bad delimiter', run: () => trpc('query', 'inputs.preview', { jobId: otherJob.jobId, delimiter: 'x' }, otherJob.token), status: 400, code: 'INPUT_INVALID' },
   { name: 'set unknown role', run: () => trpc('mutation', 'inputs.setRole', { jobId: otherJob.jobId, datasetKey, role: 'main' }, otherJob.token), status: 400, code: 'INPUT_ROLE_INVALID' },
   { name: 'set role of unknown dataset', run: () => trpc('mutation', 'inputs.setRole', { jobId: otherJob.jobId, datasetKey: 'ds_0000000000000000', role: 'other' }, otherJob.token), status: 404, code: 'DATASET_NOT_FOUND' },
@@ -256,6 +259,7 @@ const CASES: Case[] = [
   { name: 'unknown saved encoding', run: () => trpc('mutation', 'inputs.setReadOptions', { jobId: otherJob.jobId, datasetKey, encoding: 'x-no-such' }, otherJob.token), status: 400, code: 'INPUT_INVALID' },
   { name: 'saved header row past table', run: () => trpc('mutation', 'inputs.setReadOptions', { jobId: otherJob.jobId, datasetKey, headerRow: 1_048_576 }, otherJob.token), status: 400, code: 'INPUT_INVALID' },
   { name: 'sheet name on a CSV', run: () => trpc('mutation', 'inputs.setReadOptions', { jobId: otherJob.jobId, datasetKey, sheetName: 'Sheet1' }, otherJob.token), status: 400, code: 'INPUT_INVALID' },
+  { name: 'preview sheet name on a CSV', run: () => trpc('query', 'inputs.preview', { jobId: otherJob.jobId, datasetKey, sheetName: 'Sheet1' }, otherJob.token), status: 400, code: 'INPUT_INVALID' },
   { name: 'download with other token', run: () => trpc('query', 'inputs.downloadUrl', { jobId: otherJob.jobId }, job.token), status: 404, code: 'JOB_NOT_FOUND' },
 
   // Object PUTs to the embedded store.
@@ -290,6 +294,7 @@ describe('bad requests', () => {
 
       assert.equal(outcome.code, badCase.code, `error code for "${badCase.name}"`);
       assert.equal(outcome.status, badCase.status, `HTTP status for "${badCase.name}"`);
+      if (badCase.message) assert.match(outcome.message ?? '', badCase.message);
       assert.deepEqual(after.rows, before.rows, 'database rows changed');
       const dataFiles = (files: string[]): string[] => (badCase.allowDataFileBytes ? files.filter((entry) => !/\/data:\d+$/.test(entry)) : files);
       assert.deepEqual(dataFiles(after.files), dataFiles(before.files), 'files under the data dir changed');

@@ -138,6 +138,32 @@ describe('encoding detection', () => {
     assert.equal(preview.encoding, 'utf-8');
     assert.equal(preview.rows[0]?.[0], 'Ann\ufffde');
   });
+
+  test('UTF-16 override of 8-bit text warns', async () => {
+    const source = writeTemp('plain-for-utf16.csv', 'name,age\nAnn,31\nBo,42\n');
+    const preview = await reader.preview(source, { ...OPTIONS, encoding: 'utf-16le' });
+    const warning = preview.warnings.find((entry) => entry.code === 'ENCODING_OVERRIDE_DOUBTFUL');
+    assert.ok(warning, 'an ENCODING_OVERRIDE_DOUBTFUL warning');
+    assert.match(warning.message, /no NUL byte/);
+    assert.match(warning.message, /read as utf-8/);
+  });
+
+  test('UTF-8 override of GB18030 text warns', async () => {
+    const source = writeTemp('gb-for-utf8.csv', fs.readFileSync(path.join(FIXTURES, 'nbs_province_annual_2_gbk.csv')));
+    const preview = await reader.preview(source, { ...OPTIONS, encoding: 'utf-8' });
+    const warning = preview.warnings.find((entry) => entry.code === 'ENCODING_OVERRIDE_DOUBTFUL');
+    assert.ok(warning, 'an ENCODING_OVERRIDE_DOUBTFUL warning');
+    assert.match(warning.message, /read as gb18030/);
+  });
+
+  test('fitting encoding override does not warn', async () => {
+    const source = writeTemp('gb-override.csv', fs.readFileSync(path.join(FIXTURES, 'nbs_province_annual_2_gbk.csv')));
+    const gb = await reader.preview(source, { ...OPTIONS, encoding: 'gb18030' });
+    assert.deepEqual(gb.warnings.filter((entry) => entry.code === 'ENCODING_OVERRIDE_DOUBTFUL'), []);
+    const latin = writeTemp('latin-override.csv', Buffer.from('name\nAnn\xe9e\n', 'latin1'));
+    const windows = await reader.preview(latin, { ...OPTIONS, encoding: 'windows-1252' });
+    assert.deepEqual(windows.warnings.filter((entry) => entry.code === 'ENCODING_OVERRIDE_DOUBTFUL'), []);
+  });
 });
 
 describe('date-time inference', () => {

@@ -10,7 +10,7 @@ import { bomLength, createDecoder, detectEncoding, ENCODING_SAMPLE_BYTES, normal
 import { validateReaderOptions, waitForCount } from './options';
 import { normalizeDelimiterOverride, sniffDelimiter } from './sniff';
 import { buildTable, footnotesWarning, HEADER_WINDOW_ROWS, suggestHeaderRow, trailingFootnoteRows, TYPE_SAMPLE_ROWS, typesFromSampleWarning, type GridRow } from './table';
-import type { DatasetReader, DatasetSource, PreviewResult, ReaderOptions } from './types';
+import type { DatasetReader, DatasetSource, PreviewResult, PreviewWarning, ReaderOptions } from './types';
 
 /** The longest record the sample parser buffers; a longer one is almost always a quote left open. */
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
@@ -176,6 +176,7 @@ export class CsvReader implements DatasetReader {
     }
 
     const headText = createDecoder(encoding).decode(head.subarray(bomBytes), { stream: true });
+    const encodingWarning = encodingOverride === undefined ? undefined : doubtfulEncodingWarning(head, headText, encodingOverride);
     const delimiter = delimiterOverride ?? sniffDelimiter(headText, source.extension === '.tsv' ? '\t' : ',');
 
     const recordLimit = Math.max(HEADER_WINDOW_ROWS, options.headerRow ?? 0) + Math.max(options.rows, TYPE_SAMPLE_ROWS);
@@ -242,6 +243,7 @@ export class CsvReader implements DatasetReader {
     }
 
     const warnings = [...table.warnings];
+    if (encodingWarning) warnings.push(encodingWarning);
     if (footnotes.length > 0) warnings.push(footnotesWarning(footnotes));
     const sampleWarning = typesFromSampleWarning(table.typedRows, rowCount, rowCountExact);
     if (sampleWarning) warnings.push(sampleWarning);
@@ -313,3 +315,27 @@ function countKey(source: DatasetSource, encoding: CsvEncoding, delimiter: strin
   return `${source.sha256}\u0000${encoding}\u0000${delimiter}`;
 }
 
+/** Share of U+FFFD among the decoded sample's characters above which an encoding override is doubtful. */
+const REPLACEMENT_SHARE_LIMIT = 1 / 200;
+
+/**
+ * Warns when the bytes do not fit an encoding the user chose: UTF-16 for a sample without a single
+ * NUL byte (UTF-16 text of any script has them in its delimiters and line breaks), or a decoding
+ * that turns more than REPLACEMENT_SHARE_LIMIT of the characters into U+FFFD.
+ */
+function doubtfulEncodingWarning(head: Buffer, headText: string, override: CsvEncoding): PreviewWarning | undefined {
+  let reason: string | undefined;
+  if ((override === 'utf-16le' || override === 'utf-16be') && head.length >= 2 && !head.includes(0)) {
+    reason = 'the first bytes contain no NUL byte';
+  } else {
+    let replaced = 0;
+    for (let index = headText.indexOf('\ufffd'); index !== -1; index = headText.indexOf('\ufffd', index + 1)) replaced += 1;
+    if (replaced > headText.length * REPLACEMENT_SHARE_LIMIT) reason = `${replaced} of the first ${headText.length} characters are not valid ${override}`;
+  }
+  if (reason === undefined) return undefined;
+  const detected = detectEncoding(head).encoding;
+  return {
+    code: 'ENCODING_OVERRIDE_DOUBTFUL',
+    message: `The file may not be ${override} text: ${reason}. Its bytes read as ${detected}; choose that encoding if the columns or rows look wrong.`,
+  };
+}

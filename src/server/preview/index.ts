@@ -12,6 +12,7 @@ import type { ByteSource } from '../storage/object-store';
 import { CsvReader } from './csv';
 import { DtaReader } from './dta';
 import { ExcelReader } from './excel';
+import { checkReadOptionsApply } from './options';
 import type { DatasetReader, PreviewResult } from './types';
 
 export interface PreviewInput {
@@ -45,8 +46,9 @@ export async function previewDataset(runtime: Runtime, principal: Principal, inp
       ? db.select().from(datasets).where(and(eq(datasets.jobId, job.id), eq(datasets.role, 'primary_dataset'))).get()
       : db.select().from(datasets).where(and(eq(datasets.jobId, job.id), eq(datasets.datasetKey, input.datasetKey))).get();
   if (!row) {
-    const what = input.datasetKey === undefined ? 'a primary dataset' : `dataset ${JSON.stringify(input.datasetKey)}`;
-    throw new InletError('DATASET_NOT_FOUND', `Job ${job.id} has no ${what}.`, { jobId: job.id, datasetKey: input.datasetKey ?? null });
+    const message =
+      input.datasetKey === undefined ? `Job ${job.id} has no primary dataset.` : `Job ${job.id} has no dataset ${JSON.stringify(input.datasetKey)}.`;
+    throw new InletError('DATASET_NOT_FOUND', message, { jobId: job.id, datasetKey: input.datasetKey ?? null });
   }
 
   const reader = READERS[row.format];
@@ -57,6 +59,13 @@ export async function previewDataset(runtime: Runtime, principal: Principal, inp
         : `Preview of ${row.format} files is not available in this version; the file is stored and listed in the manifest.`;
     throw new InletError('INPUT_PARSE_FAILED', message, { datasetKey: row.datasetKey, format: row.format });
   }
+
+  checkReadOptionsApply(row.datasetKey, row.format, {
+    ...(input.sheetName !== undefined ? { sheetName: input.sheetName } : {}),
+    ...(input.headerRow !== undefined ? { headerRow: input.headerRow } : {}),
+    ...(input.encoding !== undefined ? { encoding: input.encoding } : {}),
+    ...(input.delimiter !== undefined ? { delimiter: input.delimiter } : {}),
+  });
 
   const saved = (row.readOptions ?? {}) as ReadOptions;
   const workspace = { tenantId: job.tenantId, jobId: job.id };

@@ -1,4 +1,5 @@
 import { InletError } from '../errors';
+import type { ReadOptions } from '../manifest';
 import type { ReaderOptions } from './types';
 
 /** Bounds of the `rows` and `columns` limits of a preview request. */
@@ -42,5 +43,24 @@ export async function waitForCount(counting: Promise<number>, wait: boolean): Pr
     return await Promise.race([counting, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Rejects read options that do not apply to a dataset's format, so a preview request and
+ * setReadOptions treat them the same way instead of one ignoring what the other rejects.
+ */
+export function checkReadOptionsApply(datasetKey: string, format: string, options: ReadOptions): void {
+  if (options.sheetName !== undefined && format !== 'excel') {
+    throw new InletError('INPUT_INVALID', `sheetName applies to Excel workbooks; dataset ${datasetKey} is ${format}.`, { field: 'sheetName' });
+  }
+  if (options.delimiter !== undefined && format !== 'csv') {
+    throw new InletError('INPUT_INVALID', `delimiter applies to CSV files; dataset ${datasetKey} is ${format}.`, { field: 'delimiter' });
+  }
+  if (options.headerRow !== undefined && format === 'dta') {
+    throw new InletError('INPUT_INVALID', `headerRow applies to CSV and Excel files; a Stata file's column names come from its variables.`, { field: 'headerRow' });
+  }
+  if (options.encoding !== undefined && format === 'excel') {
+    throw new InletError('INPUT_INVALID', `encoding applies to CSV and Stata files; dataset ${datasetKey} is an Excel workbook.`, { field: 'encoding' });
   }
 }

@@ -104,13 +104,15 @@ async function advanceOnce(db: Db, target: HashTarget): Promise<AdvanceResult> {
     const { runId } = progress;
 
     const saved = db.transaction((tx) => {
-      // A re-PUT of this part while it was being read changes or deletes its record.
+      // A re-PUT of this part while it was being read changes or deletes its record. The time it
+      // was stored is compared too: an aborted re-PUT followed by a PUT of the same bytes records
+      // the same sha256 again, while the read may have taken in the aborted PUT's bytes.
       const current = tx
-        .select({ sha256: uploadParts.sha256 })
+        .select({ sha256: uploadParts.sha256, storedAt: uploadParts.storedAt })
         .from(uploadParts)
         .where(and(eq(uploadParts.uploadSessionId, uploadSessionId), eq(uploadParts.partNumber, partNumber)))
         .get();
-      if (current?.sha256 !== part.sha256) return false;
+      if (current?.sha256 !== part.sha256 || current.storedAt !== part.storedAt) return false;
       // A re-PUT of an earlier part deletes the markers from that part on, and then the bytes
       // hashed so far are no longer the file's.
       if (!isStillValid(tx as unknown as Db, uploadSessionId, partNumber - 1, runId)) return false;

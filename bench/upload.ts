@@ -296,6 +296,11 @@ async function main(): Promise<void> {
 
   // Multipart: the whole upload, then finalize alone for both sizes.
   const multipartServer = await startServer({ INLET_MULTIPART_THRESHOLD_BYTES: String(16 * MIB) }, makeTempDir('inlet-bench-data-'));
+  // Each server's data dir holds every uploaded copy (several GiB), so it goes once the server stops.
+  const stopAndRemove = async (server: TestServer): Promise<void> => {
+    await server.stop();
+    fs.rmSync(server.dataDir, { recursive: true, force: true });
+  };
   const api = new Api(multipartServer.baseUrl);
   const job = await createJob(api);
 
@@ -314,7 +319,7 @@ async function main(): Promise<void> {
   const smallMultipart = median(smallRuns);
 
   const throughput = await createSessionThroughput(api, 32);
-  await multipartServer.stop();
+  await stopAndRemove(multipartServer);
 
   // Direct: raise the threshold so both files go up in one PUT.
   const directServer = await startServer({ INLET_MULTIPART_THRESHOLD_BYTES: String(64 * 1024 * MIB) }, makeTempDir('inlet-bench-data-'));
@@ -327,7 +332,7 @@ async function main(): Promise<void> {
   }
   const directLarge = median(directLargeRuns);
   const directSmall = median(directSmallRuns);
-  await directServer.stop();
+  await stopAndRemove(directServer);
 
   const ratio = (a: number, b: number): string => (a / b).toFixed(2);
   results.push(

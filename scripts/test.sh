@@ -38,6 +38,10 @@ npm run build --silent || { echo "0 passed, 1 failed"; exit 1; }
 results=$(mktemp -d)
 s3_dir="$results/s3"
 trap 'bash scripts/s3-test-server.sh stop "$s3_dir"; rm -rf "$results"' EXIT
+# Temporary files of the tests (data dirs of the servers they start, generated files) go under the
+# run's own folder, so the trap removes them whatever a test leaves behind.
+export TMPDIR="$results/tmp"
+mkdir -p "$TMPDIR"
 
 # One S3-compatible server (Ceph RADOS Gateway) for every S3 test; they read its INLET_S3_* lines.
 echo "Starting the S3 test server"

@@ -22,7 +22,7 @@ import type { DatasetSource, ReaderOptions } from '../src/server/preview/types';
 const LARGE_BYTES = Number(process.env.BENCH_SIZE_MIB ?? 1024) * 1024 * 1024;
 const SMALL_BYTES = 1024 * 1024;
 const PREVIEW_RUNS = 9;
-const COUNT_RUNS = 3;
+const COUNT_RUNS = 5;
 const OPTIONS: ReaderOptions = { rows: 20, columns: 50, waitForCount: false };
 
 /** One block of realistic rows: quoted text with commas and doubled quotes, dates, decimals, blanks. */
@@ -64,16 +64,26 @@ function source(filePath: string, name: string): DatasetSource {
   return fileDatasetSource(filePath, { datasetKey: `ds_${name}`, sha256: name, sizeBytes: fs.statSync(filePath).size, extension: '.csv' });
 }
 
-/** Times a preview with a new reader each run, so no cached count helps, and stops its count after. */
+/** Times one preview with a new reader, so no cached count helps, and stops its count after. */
 async function timePreview(file: DatasetSource): Promise<number> {
-  const runs: number[] = [];
+  const reader = new CsvReader();
+  const { ms } = await time(() => reader.preview(file, OPTIONS));
+  reader.close();
+  return ms;
+}
+
+/**
+ * Returns the median preview times of both files. The runs alternate between the files, so a
+ * change in the machine's load during the measurement affects both alike.
+ */
+async function timePreviews(large: DatasetSource, small: DatasetSource): Promise<{ largeMs: number; smallMs: number }> {
+  const largeRuns: number[] = [];
+  const smallRuns: number[] = [];
   for (let run = 0; run < PREVIEW_RUNS; run += 1) {
-    const reader = new CsvReader();
-    const { ms } = await time(() => reader.preview(file, OPTIONS));
-    reader.close();
-    runs.push(ms);
+    smallRuns.push(await timePreview(small));
+    largeRuns.push(await timePreview(large));
   }
-  return median(runs);
+  return { largeMs: median(largeRuns), smallMs: median(smallRuns) };
 }
 
 async function main(): Promise<void> {
@@ -87,23 +97,21 @@ async function main(): Promise<void> {
 
     const large = source(largePath, 'large');
     const small = source(smallPath, 'small');
-    await timePreview(small); // warm-up: module loading and JIT
-    const previewSmallMs = await timePreview(small);
-    const previewLargeMs = await timePreview(large);
+    await timePreviews(large, small); // warm-up: module loading and JIT
+    const { largeMs: previewLargeMs, smallMs: previewSmallMs } = await timePreviews(large, small);
 
+    // Count and wc -l alternate, so a change in the machine's load affects both alike.
     const countRuns: number[] = [];
-    let records = 0;
-    for (let run = 0; run < COUNT_RUNS; run += 1) {
-      const { ms, value } = await time(() => withFileBytes(largePath, (bytes) => countRecords(bytes, 'utf-8', ',')));
-      countRuns.push(ms);
-      records = value;
-    }
     const wcRuns: number[] = [];
+    let records = 0;
     let lines = 0;
     for (let run = 0; run < COUNT_RUNS; run += 1) {
-      const { ms, value } = await time(() => execFileSync('wc', ['-l', largePath], { encoding: 'utf8' }));
-      wcRuns.push(ms);
-      lines = Number(value.trim().split(/\s+/u)[0]);
+      const counted = await time(() => withFileBytes(largePath, (bytes) => countRecords(bytes, 'utf-8', ',')));
+      countRuns.push(counted.ms);
+      records = counted.value;
+      const wc = await time(() => execFileSync('wc', ['-l', largePath], { encoding: 'utf8' }));
+      wcRuns.push(wc.ms);
+      lines = Number(wc.value.trim().split(/\s+/u)[0]);
     }
     const countMs = median(countRuns);
     const wcMs = median(wcRuns);

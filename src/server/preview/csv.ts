@@ -44,6 +44,13 @@ interface HeadRecords {
 /** Size of the first read after the encoding sample; later reads grow fourfold up to SEQUENTIAL_READ_BYTES. */
 const SAMPLE_READ_BYTES = 256 * 1024;
 
+/**
+ * Size of the pieces a read is handed to the decoder and parser in. csv-parse parses each piece it
+ * gets whole, so small pieces let the sample stop within one piece of its last record, whatever the
+ * size of the read.
+ */
+const PARSE_SLICE_BYTES = 64 * 1024;
+
 interface ParsedRecord {
   record: string[];
   info: { bytes: number };
@@ -62,7 +69,9 @@ function readHeadRecords(bytes: ByteSource, head: Buffer, encoding: CsvEncoding,
     let lastRecordUtf8Bytes = 0;
     async function* fileChunks(): AsyncGenerator<Buffer> {
       if (head.length > bomBytes) yield head.subarray(bomBytes);
-      yield* readSequentially(bytes, { start: head.length, firstChunkBytes: SAMPLE_READ_BYTES });
+      for await (const chunk of readSequentially(bytes, { start: head.length, firstChunkBytes: SAMPLE_READ_BYTES })) {
+        for (let offset = 0; offset < chunk.length; offset += PARSE_SLICE_BYTES) yield chunk.subarray(offset, offset + PARSE_SLICE_BYTES);
+      }
     }
     const input = Readable.from(fileChunks(), { objectMode: false });
     const decoder = createDecoder(encoding);

@@ -18,6 +18,11 @@ const FIXTURES = path.join(import.meta.dirname, '../../fixtures/real');
 
 /** One fixture per reader: CSV, .xlsx, legacy .xls (sent to its child process on stdin) and .dta. */
 const FIXTURE_FILES = ['penguins_raw.csv', 'datasets.xlsx', 'datasets.xls', 'dta118_castle.dta'];
+/** Every real dataset fixture, each compared sheet by sheet between the two stores. */
+const ALL_FIXTURE_FILES = fs
+  .readdirSync(FIXTURES)
+  .filter((name) => /\.(csv|tsv|xlsx|xls|dta)$/u.test(name))
+  .sort();
 
 /** Size of the generated CSV; the exact count reads it in 8 MiB ranged GETs. */
 const LARGE_CSV_BYTES = 64 * 1024 * 1024;
@@ -113,6 +118,28 @@ describe('preview from s3 without mirror', () => {
       assert.ok(Number(logged[0]!.storeRequests) > 0, `no GETs counted: ${JSON.stringify(logged[0])}`);
     });
   }
+
+  test('every real fixture matches embedded store', async () => {
+    assert.ok(ALL_FIXTURE_FILES.length >= 30, `only ${ALL_FIXTURE_FILES.length} fixtures found`);
+    for (const file of ALL_FIXTURE_FILES) {
+      const bytes = fs.readFileSync(path.join(FIXTURES, file));
+      const [fromLocal, fromS3] = await Promise.all([upload(local, file, bytes), upload(remote, file, bytes)]);
+      // A file the reader rejects must be rejected the same way from S3.
+      const outcome = (server: TestServer, dataset: UploadedDataset): Promise<Preview | string> =>
+        exactPreview(server, dataset).catch((error: unknown) => String(error));
+      const expected = await outcome(local, fromLocal);
+      assert.deepEqual(await outcome(remote, fromS3), expected, file);
+
+      const sheets = (typeof expected === 'string' ? [] : (expected.sheets ?? [])) as { name: string }[];
+      for (const { name } of sheets.slice(1)) {
+        const [localSheet, s3Sheet] = await Promise.all([
+          preview(local, fromLocal, { sheetName: name }).catch((error: unknown) => String(error)),
+          preview(remote, fromS3, { sheetName: name }).catch((error: unknown) => String(error)),
+        ]);
+        assert.deepEqual(s3Sheet, localSheet, `${file}, sheet ${name}`);
+      }
+    }
+  });
 
   test('preview writes nothing locally', async () => {
     const before = listFiles(remote.dataDir);

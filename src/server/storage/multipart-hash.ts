@@ -5,6 +5,7 @@ import { and, eq, gte } from 'drizzle-orm';
 
 import type { Db } from '../db/client';
 import { hashStates, uploadParts } from '../db/schema';
+import type { Logger } from '../logger';
 
 /**
  * The whole-file SHA-256 of a multipart upload, advanced part by part while parts arrive. Parts
@@ -32,6 +33,8 @@ export interface HashTarget {
   dataFile: string;
   partSizeBytes: number;
   partCount: number;
+  /** Receives a debug line for each part read back from the data file. */
+  logger?: Logger;
 }
 
 export type AdvanceResult = { done: true; sha256: string } | { done: false; throughPart: number };
@@ -100,6 +103,7 @@ async function advanceOnce(db: Db, target: HashTarget): Promise<AdvanceResult> {
       return { done: false, throughPart: progress.throughPart };
     }
 
+    target.logger?.debug({ event: 'hash.part_read_back', uploadSessionId, partNumber, sizeBytes: part.sizeBytes }, 'part read back for the whole-file hash');
     await hashRange(target.dataFile, (partNumber - 1) * target.partSizeBytes, part.sizeBytes, progress.hash);
     const { runId } = progress;
 

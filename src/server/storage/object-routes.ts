@@ -458,6 +458,7 @@ async function storeMultipartPart(
       dataFile,
       partSizeBytes: session.partSizeBytes,
       partCount: session.partCount,
+      logger: runtime.logger,
     }).catch((error: unknown) => runtime.logger.warn({ event: 'hash.advance_failed', uploadSessionId: session.id, err: error }, 'hash advance failed'));
     return { sha256: received.sha256, etag: `"${received.sha256}"` };
   } finally {

@@ -79,6 +79,12 @@ class HashingLimiter extends Transform {
     this.feed?.update(chunk);
     callback(null, chunk);
   }
+
+  // Runs once the whole body has passed through, before the sink fsyncs it.
+  override _flush(callback: TransformCallback): void {
+    if (this.bytes === this.limitBytes) this.feed?.finishBody();
+    callback();
+  }
 }
 
 /** CORS headers so a browser page on another origin can PUT and read the ETag. */
@@ -283,7 +289,6 @@ function isIssued(db: Db, uploadSessionId: string): boolean {
 function recordPart(runtime: Runtime, target: PartTarget, sha256: string): { previousSha256: string | null } | false {
   const { session, partNumber, sizeBytes, feed } = target;
   const storedAt = nowIso();
-  let hashCommitted = false;
   const recorded = runtime.db.transaction((tx) => {
     if (!isIssued(tx as unknown as Db, session.id)) return false;
 
@@ -299,11 +304,11 @@ function recordPart(runtime: Runtime, target: PartTarget, sha256: string): { pre
         set: { sizeBytes, sha256, etag: `"${sha256}"`, storedAt },
       })
       .run();
-    hashCommitted = feed?.commitRecorded(tx as unknown as Db) ?? false;
+    feed?.commitRecorded(tx as unknown as Db, { sha256, storedAt });
     return { previousSha256: previous?.sha256 ?? null };
   });
   // No await since the commit: nothing else can have changed the in-memory hash meanwhile.
-  if (hashCommitted) feed?.applyCommit();
+  if (recorded !== false) feed?.applyCommit(runtime.db);
   return recorded;
 }
 

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 
 import { and, eq } from 'drizzle-orm';
 
-import { crashPoint } from '../crash';
+import { crashPoint, recordDelay } from '../crash';
 import type { Db } from '../db/client';
 import { DOWNLOADS_PATH_PREFIX } from '../datasets';
 import { datasets, jobs, partWrites, uploadParts, uploadSessions } from '../db/schema';
@@ -451,6 +451,7 @@ async function storeMultipartPart(
     const received = await receiveBody(runtime, request, target, sink, () => Promise.resolve());
     if (received === null) return null;
 
+    await recordDelay(runtime, partNumber);
     crashPoint(runtime, 'put.before_record');
     if (recordPart(runtime, target, received.sha256) === false) {
       throw new StoreError(404, 'NoSuchUpload', 'The upload session ended while the part was being sent.');

@@ -176,7 +176,18 @@ function readRssKib(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
 }
 
-async function finalizeTimed(server: TestServer, api: Api, job: CreatedJob, session: SessionData, parts: { partNumber: number; etag: string }[]): Promise<{ seconds: number; rssGrowthMib: number }> {
+/**
+ * MiB of the session's parts that the server read back from its data file for the whole-file hash
+ * instead of hashing them as they streamed in, from its debug log. Waits for the finalize log line
+ * first, so every line logged before it has arrived.
+ */
+async function readBackMib(server: TestServer, session: SessionData): Promise<number> {
+  await server.waitForLog((entry) => entry.event === 'session.finalized' && entry.uploadSessionId === session.uploadSessionId);
+  const lines = server.logs.filter((entry) => entry.event === 'hash.part_read_back' && entry.uploadSessionId === session.uploadSessionId);
+  return lines.reduce((total, entry) => total + (entry.sizeBytes as number), 0) / MIB;
+}
+
+async function finalizeTimed(server: TestServer, api: Api, job: CreatedJob, session: SessionData, parts: { partNumber: number; etag: string }[]): Promise<FinalizeTiming> {
   const pid = server.process.pid!;
   // VmHWM is the peak since the process started. Writing 5 to clear_refs (Linux 4.0 and later)
   // resets it to the current RSS, so the peak read afterwards is the peak during finalize.
@@ -186,10 +197,11 @@ async function finalizeTimed(server: TestServer, api: Api, job: CreatedJob, sess
   const receipt = await api.ok<Receipt>('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
   const elapsed = seconds(start);
   if (!receipt.success) throw new Error(`finalize failed: ${JSON.stringify(receipt)}`);
-  return { seconds: elapsed, rssGrowthMib: (readRssKib(pid, 'VmHWM') - rssBefore) / 1024 };
+  const rssGrowthMib = (readRssKib(pid, 'VmHWM') - rssBefore) / 1024;
+  return { seconds: elapsed, rssGrowthMib, readBackMib: session.strategy === 'multipart' ? await readBackMib(server, session) : 0 };
 }
 
-type FinalizeTiming = { seconds: number; rssGrowthMib: number };
+type FinalizeTiming = { seconds: number; rssGrowthMib: number; readBackMib: number };
 
 const FINALIZE_RUNS = 3;
 const THROUGHPUT_ROUND = 256;
@@ -350,6 +362,7 @@ async function main(): Promise<void> {
     `tus FileStore, 4 parallel uploads: ${tus.toFixed(2)} s; Inlet / tus ratio ${ratio(upload, tus)} (goal <= 1.2)`,
     `floor, same client to a server that discards the bytes: ${floor.toFixed(2)} s; floor / (cp + openssl dgst) ${ratio(floor, copyAndHash)}; Inlet / floor ${ratio(upload, floor)}`,
     `finalize multipart, median of ${FINALIZE_RUNS}: ${largeMultipart.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${smallMultipart.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(largeMultipart.seconds, smallMultipart.seconds)} (goal <= 1.5); peak RSS growth ${largeMultipart.rssGrowthMib.toFixed(1)} MiB (goal < 64)`,
+    `read back for the whole-file hash, each ${LARGE_MIB} MiB multipart upload: ${largeRuns.map((run) => run.readBackMib.toFixed(0)).join(', ')} MiB`,
     `finalize direct, median of ${FINALIZE_RUNS}: ${directLarge.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${directSmall.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(directLarge.seconds, directSmall.seconds)} (goal <= 1.5); peak RSS growth ${directLarge.rssGrowthMib.toFixed(1)} MiB (goal < 64)`,
     `createSession, 64 concurrent clients: ${throughput.sessionsPerSecond.toFixed(0)}/s; no-op procedure ${throughput.pingsPerSecond.toFixed(0)}/s; ratio ${ratio(throughput.sessionsPerSecond, throughput.pingsPerSecond)} (goal >= 0.5)`,
   );

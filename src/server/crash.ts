@@ -21,3 +21,17 @@ export function crashPoint(runtime: Runtime, point: CrashPoint): void {
     process.kill(process.pid, 'SIGKILL');
   }
 }
+
+/**
+ * Test-only pause of a multipart PUT after its body is stored and before it is recorded. With
+ * INLET_TEST_MODE on, a PUT of a part number listed in INLET_TEST_RECORD_DELAY_PARTS (comma-separated)
+ * waits INLET_TEST_RECORD_DELAY_MS milliseconds there, so tests can record later parts before it.
+ * Outside test mode this does nothing.
+ */
+export async function recordDelay(runtime: Runtime, partNumber: number): Promise<void> {
+  if (!runtime.config.testMode) return;
+  const parts = (process.env.INLET_TEST_RECORD_DELAY_PARTS ?? '').split(',').map((part) => Number(part.trim()));
+  const delayMs = Number(process.env.INLET_TEST_RECORD_DELAY_MS ?? 0);
+  if (!parts.includes(partNumber) || !(delayMs > 0)) return;
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
+}

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   //    and the object store, which must be reachable before the server takes requests.
   const signingSecret = loadSigningSecret(config.dataDir);
   const runtime: Runtime = { projectRoot, config, db, logger, paths, store: null as unknown as ObjectStore, signingSecret };
-  runtime.store = createObjectStore(config, paths, signingSecret, db, (point) => crashPoint(runtime, point));
+  runtime.store = createObjectStore(config, paths, signingSecret, db, (point) => crashPoint(runtime, point), logger);
   const { store } = runtime;
   if (store instanceof S3ObjectStore) await checkS3Store(store, config, logger);
   setRuntime(runtime);

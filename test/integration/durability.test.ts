@@ -308,6 +308,51 @@ async function completeAndFinalize(api: Api, job: CreatedJob, session: SessionDa
   return api.ok<Receipt>('mutation', 'uploads.finalize', { uploadSessionId: session.uploadSessionId, parts }, { token: job.token });
 }
 
+/**
+ * Starts a PUT and sends the first `headBytes` of the body. `finish` sends the rest and resolves
+ * with the status, `abort` closes the connection mid-body.
+ */
+function startPut(url: string, body: Buffer, headBytes: number, headers: Record<string, string> = {}): { finish(): Promise<number>; abort(): void } {
+  const request = http.request(url, { method: 'PUT', headers: { 'content-length': String(body.length), ...headers } });
+  const status = new Promise<number>((resolve, reject) => {
+    request.on('response', (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', reject);
+  });
+  // An aborted PUT rejects `status`, and no caller awaits it then.
+  status.catch(() => {});
+  request.write(body.subarray(0, headBytes));
+  return {
+    finish: () => {
+      request.end(body.subarray(headBytes));
+      return status;
+    },
+    abort: () => request.destroy(),
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Part numbers the server read back from the data file for the whole-file hash, in order. Waits
+ * for the session's finalize log line first, so every line logged before it has arrived.
+ */
+async function readBackParts(server: TestServer, session: SessionData): Promise<number[]> {
+  await server.waitForLog((entry) => entry.event === 'session.finalized' && entry.uploadSessionId === session.uploadSessionId);
+  return server.logs
+    .filter((entry) => entry.event === 'hash.part_read_back' && entry.uploadSessionId === session.uploadSessionId)
+    .map((entry) => entry.partNumber as number);
+}
+
+/** Returns a copy of `bytes` with the last byte flipped, which a PUT without a checksum stores. */
+function corrupted(bytes: Buffer): Buffer {
+  const copy = Buffer.from(bytes);
+  copy.writeUInt8(copy.readUInt8(copy.length - 1) ^ 1, copy.length - 1);
+  return copy;
+}
+
 // Parts of 64 KiB arrive in several chunks, so a PUT can fail after some of them were hashed.
 const LARGE_PART_SIZE = 64 * 1024;
 const LARGE_PART_ENV = { ...BASE_ENV, INLET_PART_SIZE_BYTES: String(LARGE_PART_SIZE) };
@@ -358,6 +403,27 @@ describe('whole-file hash of parts hashed as they stream in', () => {
     assert.equal(receipt.sha256, sha256Hex(bytes));
   });
 
+  test('4 PUTs in flight, at most one read back', async () => {
+    const job = await createJob(api);
+    const partCount = 48;
+    const bytes = bytesOf(LARGE_PART_SIZE * partCount, 'four-in-flight');
+    const session = await declareAndCreate(api, job, 'in-flight.csv', bytes);
+    const queue = [...session.parts!];
+    const worker = async (): Promise<void> => {
+      for (let part = queue.shift(); part; part = queue.shift()) {
+        const body = bytes.subarray((part.partNumber - 1) * LARGE_PART_SIZE, part.partNumber * LARGE_PART_SIZE);
+        assert.equal((await putBytes(part.url, body)).status, 200, `PUT of part ${part.partNumber}`);
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+    const readBack = await readBackParts(server, session);
+    // A part whose PUT is recorded before the PUT of the part ahead of it arrives is read back.
+    assert.ok(readBack.length <= 1, `parts read back: ${readBack.join(', ')}`);
+  });
+
   test('in-order part re-sent with other bytes', async () => {
     const job = await createJob(api);
     const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'resent-in-order');
@@ -370,6 +436,109 @@ describe('whole-file hash of parts hashed as they stream in', () => {
 
     const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
     assert.equal(receipt.sha256, sha256Hex(bytes));
+  });
+});
+
+describe('whole-file hash chained across parts', () => {
+  // Part 1's PUT waits between storing its body and recording it, so later parts record first.
+  const RECORD_DELAY_MS = 2000;
+  let server: TestServer;
+  let api: Api;
+
+  before(async () => {
+    server = await startServer({ ...LARGE_PART_ENV, INLET_TEST_RECORD_DELAY_PARTS: '1', INLET_TEST_RECORD_DELAY_MS: String(RECORD_DELAY_MS) });
+    api = new Api(server.baseUrl);
+  });
+
+  after(async () => {
+    await server.stop();
+  });
+
+  const partOf = (bytes: Buffer, partNumber: number): Buffer => bytes.subarray((partNumber - 1) * LARGE_PART_SIZE, partNumber * LARGE_PART_SIZE);
+
+  test('parts recorded before the part ahead', async () => {
+    const job = await createJob(api);
+    const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'chained-out-of-order');
+    const session = await declareAndCreate(api, job, 'chained.csv', bytes);
+    const urls = session.parts!.map((part) => part.url);
+
+    const finished: number[] = [];
+    const put = async (partNumber: number): Promise<void> => {
+      const response = await putBytes(urls[partNumber - 1]!, partOf(bytes, partNumber));
+      assert.equal(response.status, 200, `PUT of part ${partNumber}`);
+      finished.push(partNumber);
+    };
+    const first = put(1);
+    await sleep(200);
+    await Promise.all([put(2), put(3), put(4), first]);
+    assert.equal(finished.at(-1), 1, 'part 1 was recorded after the parts behind it');
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+    assert.deepEqual(await readBackParts(server, session), []);
+  });
+
+  test('aborted PUT under a completed part', async () => {
+    const job = await createJob(api);
+    const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'chain-aborted');
+    const session = await declareAndCreate(api, job, 'aborted.csv', bytes);
+    const urls = session.parts!.map((part) => part.url);
+    assert.equal((await putBytes(urls[0]!, partOf(bytes, 1))).status, 200);
+
+    const part2 = startPut(urls[1]!, partOf(bytes, 2), LARGE_PART_SIZE / 2);
+    await sleep(200);
+    assert.equal((await putBytes(urls[2]!, partOf(bytes, 3))).status, 200);
+    part2.abort();
+    await server.waitForLog((entry) => entry.event === 'object.put_aborted' && entry.uploadSessionId === session.uploadSessionId && entry.partNumber === 2);
+    assert.deepEqual((await listedParts(api, job, session)).map((part) => part.partNumber), [1, 3]);
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+    assert.ok((await readBackParts(server, session)).includes(3), 'part 3 was read back');
+  });
+
+  test('BadDigest after the next part chained', async () => {
+    const job = await createJob(api);
+    const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'chain-bad-digest');
+    const session = await declareAndCreate(api, job, 'digest.csv', bytes);
+    const urls = session.parts!.map((part) => part.url);
+    assert.equal((await putBytes(urls[0]!, partOf(bytes, 1))).status, 200);
+
+    // Part 3 is streaming when part 2's whole body arrives, so part 3 builds on part 2's hash.
+    const part3 = startPut(urls[2]!, partOf(bytes, 3), LARGE_PART_SIZE / 2);
+    await sleep(200);
+    const rejected = await putBytes(urls[1]!, corrupted(partOf(bytes, 2)), { 'x-amz-checksum-sha256': sha256Base64(partOf(bytes, 2)) });
+    assert.equal(rejected.status, 400);
+    assert.match(await rejected.text(), /BadDigest/);
+    assert.equal(await part3.finish(), 200);
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+    assert.deepEqual(await readBackParts(server, session), [3]);
+  });
+
+  test('re-PUT of a part under a chain', async () => {
+    const job = await createJob(api);
+    const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'chain-re-put');
+    const session = await declareAndCreate(api, job, 're-put.csv', bytes);
+    const urls = session.parts!.map((part) => part.url);
+
+    let part1Recorded = false;
+    const part1 = putBytes(urls[0]!, partOf(bytes, 1)).then((response) => {
+      part1Recorded = true;
+      return response.status;
+    });
+    await sleep(200);
+    // Parts 2 and 3 are recorded while part 1 waits, each on the hash of the part before it.
+    assert.equal((await putBytes(urls[1]!, corrupted(partOf(bytes, 2)))).status, 200);
+    assert.equal((await putBytes(urls[2]!, partOf(bytes, 3))).status, 200);
+    assert.equal((await putBytes(urls[1]!, partOf(bytes, 2))).status, 200);
+    assert.equal(part1Recorded, false, 'part 2 was sent again before part 1 was recorded');
+    assert.equal(await part1, 200);
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+    assert.deepEqual(await readBackParts(server, session), [3]);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import type { CrashPoint } from '../crash';
 import type { Db } from '../db/client';
+import type { Logger } from '../logger';
 import type { DataPaths } from '../workspace';
 import { LocalObjectStore } from './local-store';
 import type { ObjectStore } from './object-store';
@@ -13,8 +14,9 @@ export function createObjectStore(
   signingSecret: Buffer,
   db: Db,
   crashPoint: (point: CrashPoint) => void = () => {},
+  logger?: Logger,
 ): ObjectStore {
-  if (config.objectStore === 'local') return new LocalObjectStore(paths, signingSecret, db);
+  if (config.objectStore === 'local') return new LocalObjectStore(paths, signingSecret, db, logger);
   if (config.s3 === null) throw new Error('INLET_OBJECT_STORE is s3 but the INLET_S3_* settings were not read.');
   return new S3ObjectStore({ config: config.s3, db, paths, mirrorWorkspaces: config.workspaceMirror === 'local', crashPoint });
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 
 import type { Db } from '../db/client';
+import type { Logger } from '../logger';
 import { readHead } from '../formats';
 import type { DataPaths } from '../workspace';
 import { syncDirectory, writeFileAtomic } from '../workspace';
@@ -38,11 +39,15 @@ export class LocalObjectStore implements ObjectStore {
   readonly kind = 'local' as const;
   readonly checksumsInUrl = false;
 
-  /** `db` is needed only to finalize multipart uploads; tools that never finalize may leave it out. */
+  /**
+   * `db` is needed only to finalize multipart uploads; tools that never finalize may leave it out.
+   * `logger` receives a debug line for each part that finalize reads back.
+   */
   constructor(
     private readonly paths: DataPaths,
     private readonly secret: Buffer,
     private readonly db?: Db,
+    private readonly logger?: Logger,
   ) {}
 
   sessionDir(session: SessionRef): string {
@@ -109,6 +114,7 @@ export class LocalObjectStore implements ObjectStore {
       dataFile: this.dataFile(session),
       partSizeBytes: session.partSizeBytes,
       partCount: session.partCount,
+      logger: this.logger,
     };
     // A hash that a background advance left behind stale starts over on the second call.
     let advanced = await advanceHash(this.db, target);

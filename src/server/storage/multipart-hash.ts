@@ -5,18 +5,22 @@ import { and, eq, gte } from 'drizzle-orm';
 
 import type { Db } from '../db/client';
 import { hashStates, uploadParts } from '../db/schema';
+import type { Logger } from '../logger';
 
 /**
  * The whole-file SHA-256 of a multipart upload, advanced part by part while parts arrive. Parts
  * are written in place into one data file, in any order. The hash is kept in memory per session
  * and takes in each part in one of two ways:
  *
- * - live: a PUT of the part right after the last one hashed registers a PartFeed, which hashes the
- *   body's chunks as they arrive into a copy of the whole-file hash. The copy replaces the hash
- *   only in the transaction that records the part, so an aborted PUT, a BadDigest, a full disk or
- *   a crash leaves the hash where it was.
- * - read back: a part stored while the hash had not reached it yet is read back from the data
- *   file (usually from the page cache) once the parts before it are hashed.
+ * - live: the PUT of a part registers a PartFeed, which hashes the body's chunks as they arrive
+ *   into a copy of the hash through the part before it. That base is the whole-file hash when it
+ *   covers exactly the parts before, or else the end state of the previous part's PUT once that
+ *   PUT has received its whole body, even before it is fsynced or recorded. The copies form a
+ *   chain (see Link). A copy replaces the hash only in a transaction that checks the part's
+ *   record, and only after every copy under it has. An aborted PUT, a BadDigest, a full disk or a
+ *   crash leaves the hash where it was, and discards the copies built on the failed one.
+ * - read back: a part stored while no live copy covered it is read back from the data file
+ *   (usually from the page cache) once the parts before it are hashed.
  *
  * Finalize then hashes only what is left, normally nothing, instead of reading the whole file.
  *
@@ -32,6 +36,8 @@ export interface HashTarget {
   dataFile: string;
   partSizeBytes: number;
   partCount: number;
+  /** Receives a debug line for each part read back from the data file. */
+  logger?: Logger;
 }
 
 export type AdvanceResult = { done: true; sha256: string } | { done: false; throughPart: number };
@@ -83,6 +89,7 @@ async function advanceOnce(db: Db, target: HashTarget): Promise<AdvanceResult> {
   const { uploadSessionId } = target;
   let progress = progressBySession.get(uploadSessionId);
   if (!progress || !isStillValid(db, uploadSessionId, progress.throughPart, progress.runId)) {
+    discardLinksOf(uploadSessionId);
     progress = { runId: randomBytes(8).toString('hex'), throughPart: 0, hash: createHash('sha256') };
     progressBySession.set(uploadSessionId, progress);
   }
@@ -100,6 +107,10 @@ async function advanceOnce(db: Db, target: HashTarget): Promise<AdvanceResult> {
       return { done: false, throughPart: progress.throughPart };
     }
 
+    // A recorded part whose link has not committed by now never will: its base failed.
+    const link = linkOf(uploadSessionId, partNumber);
+    if (link) discardLink(link);
+    target.logger?.debug({ event: 'hash.part_read_back', uploadSessionId, partNumber, sizeBytes: part.sizeBytes }, 'part read back for the whole-file hash');
     await hashRange(target.dataFile, (partNumber - 1) * target.partSizeBytes, part.sizeBytes, progress.hash);
     const { runId } = progress;
 
@@ -124,7 +135,10 @@ async function advanceOnce(db: Db, target: HashTarget): Promise<AdvanceResult> {
     });
     if (!saved) {
       // The hash already took in bytes that are no longer the file's; the next advance starts over.
-      if (progressBySession.get(uploadSessionId) === progress) progressBySession.delete(uploadSessionId);
+      if (progressBySession.get(uploadSessionId) === progress) {
+        progressBySession.delete(uploadSessionId);
+        discardLinksOf(uploadSessionId);
+      }
       return { done: false, throughPart: partNumber - 1 };
     }
     progress.throughPart = partNumber;
@@ -149,6 +163,7 @@ export function advanceHash(db: Db, target: HashTarget): Promise<AdvanceResult> 
 /** Forgets a session's in-memory hash once its file is finalized or its session has ended. */
 export function forgetHash(uploadSessionId: string): void {
   progressBySession.delete(uploadSessionId);
+  discardLinksOf(uploadSessionId);
 }
 
 /** Drops the markers of part `partNumber` and later, before that part is written again. */
@@ -170,15 +185,134 @@ let feedRetainedBytesTotal = 0;
 const feedsBySession = new Map<string, Map<number, PartFeed>>();
 
 /**
- * The whole-file hash's view of one multipart PUT while its body streams in. Until the hash reaches
- * the part, the feed keeps the body's chunks. Once it does, the feed hashes them and every later
- * chunk into a copy of the whole-file hash. `commitRecorded` and `applyCommit` swap the copy in
- * when the part is recorded, and `close` drops it, so the hash never takes in a failed part.
+ * The whole-file hash through one part, computed by that part's PUT on top of a copy of the hash
+ * through the part before it. That base is the session's hash when `base` is null, or else the end
+ * state of the previous part's link, whose PUT may not have recorded it yet.
+ *
+ * - streaming: the body is still arriving and is hashed into `hash` chunk by chunk.
+ * - received: every byte of the body is in `hash`, so the next part may build on a copy of it.
+ * - recorded: the part is recorded but the part before it is not committed yet. `record` is
+ *   the record that was hashed, and the link waits for its base to commit.
+ * - committed: `hash` became the session's hash and the part's marker was written.
+ * - discarded: the link or a link under it failed, and the part will be read back instead.
+ */
+interface Link {
+  readonly uploadSessionId: string;
+  readonly partNumber: number;
+  /** The session hash at the bottom of the chain, which must still be current to commit. */
+  readonly progress: Progress;
+  base: Link | null;
+  next: Link | null;
+  hash: Hash;
+  status: 'streaming' | 'received' | 'recorded' | 'committed' | 'discarded';
+  record: { sha256: string; storedAt: string } | null;
+}
+
+/** The live links by upload session id and part number; committed and discarded ones are removed. */
+const linksBySession = new Map<string, Map<number, Link>>();
+
+function linkOf(uploadSessionId: string, partNumber: number): Link | undefined {
+  return linksBySession.get(uploadSessionId)?.get(partNumber);
+}
+
+function unregisterLink(link: Link): void {
+  const links = linksBySession.get(link.uploadSessionId);
+  if (links?.get(link.partNumber) === link) links.delete(link.partNumber);
+  if (links?.size === 0) linksBySession.delete(link.uploadSessionId);
+}
+
+/** Discards `link` and every link built on it; their parts are read back once the hash reaches them. */
+function discardLink(link: Link): void {
+  let current: Link | null = link;
+  while (current && current.status !== 'discarded' && current.status !== 'committed') {
+    current.status = 'discarded';
+    unregisterLink(current);
+    const next: Link | null = current.next;
+    current.next = null;
+    current.base = null;
+    current = next;
+  }
+}
+
+function discardLinksOf(uploadSessionId: string): void {
+  const links = linksBySession.get(uploadSessionId);
+  if (!links) return;
+  for (const link of [...links.values()]) discardLink(link);
+  linksBySession.delete(uploadSessionId);
+}
+
+/**
+ * Writes the hash marker of `link`'s part inside transaction `tx`, when the link is built directly
+ * on the session's current hash and that hash still covers exactly the parts before it. Returns
+ * whether it wrote the marker; the caller then calls `applyLink` once `tx` has committed.
+ */
+function writeMarker(tx: Db, link: Link): boolean {
+  const { progress, uploadSessionId, partNumber } = link;
+  if (link.status === 'discarded' || link.base !== null) return false;
+  if (progressBySession.get(uploadSessionId) !== progress || progress.throughPart !== partNumber - 1) return false;
+  if (!isStillValid(tx, uploadSessionId, partNumber - 1, progress.runId)) return false;
+
+  tx.insert(hashStates)
+    .values({ uploadSessionId, throughPart: partNumber, state: progress.runId })
+    .onConflictDoUpdate({ target: [hashStates.uploadSessionId, hashStates.throughPart], set: { state: progress.runId } })
+    .run();
+  return true;
+}
+
+/** Makes `link`'s hash the session's hash, and returns the link built on it, if any. */
+function applyLink(link: Link): Link | null {
+  link.progress.hash = link.hash;
+  link.progress.throughPart = link.partNumber;
+  link.status = 'committed';
+  unregisterLink(link);
+  const next = link.next;
+  link.next = null;
+  if (next) next.base = null;
+  return next;
+}
+
+/**
+ * Applies `link`, whose marker was just written, then commits the recorded links built on it in
+ * part order. Each of them gets its own transaction, which checks that the part's record is still
+ * the one its PUT hashed: a re-PUT changes sha256 and stored_at, even with the same bytes.
+ */
+function applyChain(db: Db, link: Link): void {
+  let next = applyLink(link);
+  while (next?.status === 'recorded' && next.record) {
+    const pending: Link = next;
+    const record = next.record;
+    const committed = db.transaction((tx) => {
+      const current = tx
+        .select({ sha256: uploadParts.sha256, storedAt: uploadParts.storedAt })
+        .from(uploadParts)
+        .where(and(eq(uploadParts.uploadSessionId, pending.uploadSessionId), eq(uploadParts.partNumber, pending.partNumber)))
+        .get();
+      if (current?.sha256 !== record.sha256 || current.storedAt !== record.storedAt) return false;
+      return writeMarker(tx as unknown as Db, pending);
+    });
+    if (!committed) {
+      discardLink(pending);
+      return;
+    }
+    next = applyLink(pending);
+  }
+}
+
+/**
+ * The whole-file hash's view of one multipart PUT while its body streams in. Until the hash
+ * reaches the part, or the part before it has been received in full by a PUT that hashed it live,
+ * the feed keeps the body's chunks. From then on the feed hashes them and every later chunk into a
+ * Link. The link becomes the session's hash only in the transaction that records the part, or,
+ * when the part is recorded before the part ahead of it, once every link under it has committed.
+ * A failed link takes every link built on it down, so the hash never takes in a failed part.
  */
 export class PartFeed {
   private retained: Buffer[] | null = [];
   private retainedBytes = 0;
-  private speculative: { progress: Progress; hash: Hash } | null = null;
+  private link: Link | null = null;
+  private bodyReceived = false;
+  private outcome: 'commit' | 'pending' | 'none' = 'none';
+  private record: { sha256: string; storedAt: string } | null = null;
 
   private constructor(
     readonly uploadSessionId: string,
@@ -187,10 +321,15 @@ export class PartFeed {
 
   /**
    * Registers the PUT of a part whose write slot the caller holds, after the claim dropped the
-   * part's old record and markers. Part 1 starts a new run at once. A later part starts hashing
-   * now if the hash covers every part before it and no read-back is changing the hash.
+   * part's old record and markers. Links of an earlier PUT of this part, and the links built on
+   * them, are discarded. Part 1 starts a new run at once. A later part starts hashing now if the
+   * hash covers every part before it and no read-back is changing the hash, or if the part before
+   * it has been received in full by a PUT that hashed it live.
    */
   static open(uploadSessionId: string, partNumber: number): PartFeed {
+    const stale = linkOf(uploadSessionId, partNumber);
+    if (stale) discardLink(stale);
+
     const feed = new PartFeed(uploadSessionId, partNumber);
     let feeds = feedsBySession.get(uploadSessionId);
     if (!feeds) {
@@ -203,17 +342,21 @@ export class PartFeed {
       let progress = progressBySession.get(uploadSessionId);
       if (partNumber === 1 && progress?.throughPart !== 0) {
         // The claim of part 1 deleted every marker, so any hash kept so far is stale.
+        discardLinksOf(uploadSessionId);
         progress = { runId: randomBytes(8).toString('hex'), throughPart: 0, hash: createHash('sha256') };
         progressBySession.set(uploadSessionId, progress);
       }
       if (progress) feed.attach(progress);
     }
+    const previous = linkOf(uploadSessionId, partNumber - 1);
+    if (previous) feed.attachToLink(previous);
     return feed;
   }
 
   update(chunk: Buffer): void {
-    if (this.speculative) {
-      this.speculative.hash.update(chunk);
+    if (this.link) {
+      // A discarded link is never committed, so its part is read back and hashing it is wasted.
+      if (this.link.status !== 'discarded') this.link.hash.update(chunk);
       return;
     }
     if (!this.retained) return;
@@ -227,55 +370,108 @@ export class PartFeed {
   }
 
   /**
+   * Marks the body as received in full (every byte of the signed size went through `update`), so
+   * the next part's PUT may build on this part's hash before this part is fsynced and recorded.
+   */
+  finishBody(): void {
+    this.bodyReceived = true;
+    if (this.link?.status === 'streaming') this.markReceived(this.link);
+  }
+
+  /**
    * Starts hashing this part on a copy of `progress`, when `progress` covers exactly the parts
    * before it and the feed still has every chunk received so far. The caller guarantees that no
    * read-back is changing `progress.hash` at this moment.
    */
   attach(progress: Progress): void {
-    if (this.speculative || !this.retained || progress.throughPart !== this.partNumber - 1) return;
-    if (feedsBySession.get(this.uploadSessionId)?.get(this.partNumber) !== this) return;
-
-    const hash = progress.hash.copy();
-    for (const chunk of this.retained) hash.update(chunk);
-    this.dropRetained();
-    this.speculative = { progress, hash };
+    if (!this.canAttach() || progress.throughPart !== this.partNumber - 1) return;
+    this.startLink(progress, null);
   }
 
   /**
-   * Writes the hash marker of this part, inside the transaction that records the part, when the
-   * feed hashed the whole body on top of the session's current hash. Returns whether it did; then
-   * the caller must call `applyCommit` once the transaction has committed, before any await.
+   * Writes the hash marker of this part, inside the transaction that records the part as
+   * `record`, when the feed hashed the whole body on top of the session's current hash. Returns
+   * whether it did. The caller must call `applyCommit` once the transaction has committed, before
+   * any await, whatever this returned.
    */
-  commitRecorded(tx: Db): boolean {
-    const speculative = this.speculative;
-    if (!speculative) return false;
-    const { progress } = speculative;
-    if (progressBySession.get(this.uploadSessionId) !== progress || progress.throughPart !== this.partNumber - 1) return false;
-    if (!isStillValid(tx, this.uploadSessionId, this.partNumber - 1, progress.runId)) return false;
-
-    tx.insert(hashStates)
-      .values({ uploadSessionId: this.uploadSessionId, throughPart: this.partNumber, state: progress.runId })
-      .onConflictDoUpdate({ target: [hashStates.uploadSessionId, hashStates.throughPart], set: { state: progress.runId } })
-      .run();
-    return true;
+  commitRecorded(tx: Db, record: { sha256: string; storedAt: string }): boolean {
+    this.outcome = 'none';
+    const link = this.link;
+    if (link?.status !== 'received') return false;
+    if (writeMarker(tx, link)) {
+      this.outcome = 'commit';
+      return true;
+    }
+    if (link.base !== null) {
+      // The part before is not committed yet: this part's hash waits for it.
+      this.outcome = 'pending';
+      this.record = record;
+    }
+    return false;
   }
 
-  /** Moves the session's in-memory hash past this part, after `commitRecorded` returned true. */
-  applyCommit(): void {
-    const speculative = this.speculative;
-    if (!speculative) return;
-    speculative.progress.hash = speculative.hash;
-    speculative.progress.throughPart = this.partNumber;
-    this.speculative = null;
+  /**
+   * Settles this part's link after the transaction of `commitRecorded` committed. The link either
+   * moves the session's hash past this part and the recorded parts waiting on it, or waits for
+   * the part before it. A link that can no longer commit is discarded with the links built on it.
+   */
+  applyCommit(db: Db): void {
+    const link = this.link;
+    if (!link) return;
+    if (this.outcome === 'commit') applyChain(db, link);
+    else if (this.outcome === 'pending' && link.status === 'received') {
+      link.status = 'recorded';
+      link.record = this.record;
+    } else discardLink(link);
   }
 
-  /** Unregisters the PUT and drops whatever it hashed or kept that was not committed. */
+  /**
+   * Unregisters the PUT and drops what it kept. Its link is discarded unless the part was
+   * recorded, so the links built on a failed PUT are discarded too.
+   */
   close(): void {
     this.dropRetained();
-    this.speculative = null;
+    if (this.link && (this.link.status === 'streaming' || this.link.status === 'received')) discardLink(this.link);
+    this.link = null;
     const feeds = feedsBySession.get(this.uploadSessionId);
     if (feeds?.get(this.partNumber) === this) feeds.delete(this.partNumber);
     if (feeds?.size === 0) feedsBySession.delete(this.uploadSessionId);
+  }
+
+  /** Starts hashing this part on a copy of the end state of `base`, the previous part's link. */
+  private attachToLink(base: Link): void {
+    if (!this.canAttach() || base.partNumber !== this.partNumber - 1) return;
+    if (base.status !== 'received' && base.status !== 'recorded') return;
+    this.startLink(base.progress, base);
+  }
+
+  private canAttach(): boolean {
+    return this.link === null && this.retained !== null && feedsBySession.get(this.uploadSessionId)?.get(this.partNumber) === this;
+  }
+
+  private startLink(progress: Progress, base: Link | null): void {
+    const hash = (base ? base.hash : progress.hash).copy();
+    for (const chunk of this.retained ?? []) hash.update(chunk);
+    this.dropRetained();
+
+    const link: Link = { uploadSessionId: this.uploadSessionId, partNumber: this.partNumber, progress, base, next: null, hash, status: 'streaming', record: null };
+    if (base) base.next = link;
+    const stale = linkOf(this.uploadSessionId, this.partNumber);
+    if (stale) discardLink(stale);
+    let links = linksBySession.get(this.uploadSessionId);
+    if (!links) {
+      links = new Map();
+      linksBySession.set(this.uploadSessionId, links);
+    }
+    links.set(this.partNumber, link);
+    this.link = link;
+    if (this.bodyReceived) this.markReceived(link);
+  }
+
+  /** Marks `link` received and lets the PUT of the next part, if it is streaming, build on it. */
+  private markReceived(link: Link): void {
+    link.status = 'received';
+    feedsBySession.get(this.uploadSessionId)?.get(this.partNumber + 1)?.attachToLink(link);
   }
 
   private dropRetained(): void {

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 
 import { and, eq } from 'drizzle-orm';
 
-import { crashPoint } from '../crash';
+import { crashPoint, recordDelay } from '../crash';
 import type { Db } from '../db/client';
 import { DOWNLOADS_PATH_PREFIX } from '../datasets';
 import { datasets, jobs, partWrites, uploadParts, uploadSessions } from '../db/schema';
@@ -78,6 +78,12 @@ class HashingLimiter extends Transform {
     this.hash.update(chunk);
     this.feed?.update(chunk);
     callback(null, chunk);
+  }
+
+  // Runs once the whole body has passed through, before the sink fsyncs it.
+  override _flush(callback: TransformCallback): void {
+    if (this.bytes === this.limitBytes) this.feed?.finishBody();
+    callback();
   }
 }
 
@@ -283,7 +289,6 @@ function isIssued(db: Db, uploadSessionId: string): boolean {
 function recordPart(runtime: Runtime, target: PartTarget, sha256: string): { previousSha256: string | null } | false {
   const { session, partNumber, sizeBytes, feed } = target;
   const storedAt = nowIso();
-  let hashCommitted = false;
   const recorded = runtime.db.transaction((tx) => {
     if (!isIssued(tx as unknown as Db, session.id)) return false;
 
@@ -299,11 +304,11 @@ function recordPart(runtime: Runtime, target: PartTarget, sha256: string): { pre
         set: { sizeBytes, sha256, etag: `"${sha256}"`, storedAt },
       })
       .run();
-    hashCommitted = feed?.commitRecorded(tx as unknown as Db) ?? false;
+    feed?.commitRecorded(tx as unknown as Db, { sha256, storedAt });
     return { previousSha256: previous?.sha256 ?? null };
   });
   // No await since the commit: nothing else can have changed the in-memory hash meanwhile.
-  if (hashCommitted) feed?.applyCommit();
+  if (recorded !== false) feed?.applyCommit(runtime.db);
   return recorded;
 }
 
@@ -446,6 +451,7 @@ async function storeMultipartPart(
     const received = await receiveBody(runtime, request, target, sink, () => Promise.resolve());
     if (received === null) return null;
 
+    await recordDelay(runtime, partNumber);
     crashPoint(runtime, 'put.before_record');
     if (recordPart(runtime, target, received.sha256) === false) {
       throw new StoreError(404, 'NoSuchUpload', 'The upload session ended while the part was being sent.');
@@ -458,6 +464,7 @@ async function storeMultipartPart(
       dataFile,
       partSizeBytes: session.partSizeBytes,
       partCount: session.partCount,
+      logger: runtime.logger,
     }).catch((error: unknown) => runtime.logger.warn({ event: 'hash.advance_failed', uploadSessionId: session.id, err: error }, 'hash advance failed'));
     return { sha256: received.sha256, etag: `"${received.sha256}"` };
   } finally {

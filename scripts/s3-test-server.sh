@@ -91,6 +91,9 @@ admin_socket = $dir/run/\$name.asok
 log_file = $dir/log/\$name.log
 keyring = $dir/keyring
 mon_data = $dir/mon/\$cluster-\$id
+# The monitor refuses to start (ENOSPC) when its file system has less than mon_data_avail_crit
+# percent free, 5 by default. Its store stays a few MiB here, so a nearly full disk must not stop it.
+mon_data_avail_crit = 0
 osd_data = $dir/osd/\$cluster-\$id
 osd_objectstore = memstore
 memstore_device_bytes = 2147483648

@@ -185,6 +185,13 @@ function settledResult(session: SessionRow): FinalizeResult | null {
   return null;
 }
 
+/** Names up to 20 part numbers in a message: "Part 3" or "Parts 1, 2". */
+function describeParts(partNumbers: readonly number[]): string {
+  const shown = partNumbers.slice(0, 20).join(', ');
+  const more = partNumbers.length > 20 ? ` and ${partNumbers.length - 20} more` : '';
+  return `${partNumbers.length === 1 ? 'Part' : 'Parts'} ${shown}${more}`;
+}
+
 function checkStoredParts(runtime: Runtime, session: SessionRow, clientParts: readonly ClientPart[]): FinalizeFailure | null {
   const stored = new Map(
     runtime.db
@@ -195,29 +202,35 @@ function checkStoredParts(runtime: Runtime, session: SessionRow, clientParts: re
       .map((part) => [part.partNumber, part]),
   );
 
-  const missing = clientParts.filter((part) => !stored.has(part.partNumber)).map((part) => part.partNumber);
+  const missing = clientParts
+    .filter((part) => !stored.has(part.partNumber))
+    .map((part) => part.partNumber)
+    .sort((a, b) => a - b);
   if (missing.length > 0) {
-    return failure('UPLOAD_INCOMPLETE', true, `Parts ${missing.slice(0, 20).join(', ')} have not been stored; PUT them, then finalize again.`, {
-      partNumbers: missing.sort((a, b) => a - b),
+    const [verb, pronoun] = missing.length === 1 ? ['has', 'it'] : ['have', 'them'];
+    return failure('UPLOAD_INCOMPLETE', true, `${describeParts(missing)} ${verb} not been stored; PUT ${pronoun}, then finalize again.`, {
+      partNumbers: missing,
     });
   }
 
-  const mismatched = clientParts
-    .filter((part) => {
-      const record = stored.get(part.partNumber);
-      if (!record) return true;
-      const etagMatches = normalizeEtag(part.etag) === normalizeEtag(record.etag);
-      // An S3 part's SHA-256 is unknown until finalize hashes it; hashUpload checks it then.
-      const shaMatches = part.sha256 === undefined || record.sha256 === '' || part.sha256 === record.sha256;
-      return !etagMatches || !shaMatches;
-    })
-    .map((part) => part.partNumber);
+  const mismatched = clientParts.filter((part) => {
+    const record = stored.get(part.partNumber);
+    if (!record) return true;
+    const etagMatches = normalizeEtag(part.etag) === normalizeEtag(record.etag);
+    // An S3 part's SHA-256 is unknown until finalize hashes it; hashUpload checks it then.
+    const shaMatches = part.sha256 === undefined || record.sha256 === '' || part.sha256 === record.sha256;
+    return !etagMatches || !shaMatches;
+  });
   if (mismatched.length > 0) {
+    const partNumbers = mismatched.map((part) => part.partNumber).sort((a, b) => a - b);
+    // The bytes stored may be right and only the list wrong, so the message shows both ETags.
+    const first = mismatched[0]!;
+    const example = `part ${first.partNumber}: ETag ${JSON.stringify(first.etag)} given, ${JSON.stringify(stored.get(first.partNumber)?.etag ?? '')} stored`;
     return failure(
       'CHECKSUM_MISMATCH',
       true,
-      `Parts ${mismatched.slice(0, 20).join(', ')} do not match what the store received; PUT them again, then finalize again.`,
-      { partNumbers: mismatched.sort((a, b) => a - b) },
+      `${describeParts(partNumbers)} in the list do not match the stored parts (${example}). Send the ETags and checksums the PUTs returned, or PUT the parts again if their bytes changed, then finalize again.`,
+      { partNumbers },
     );
   }
   return null;

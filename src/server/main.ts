@@ -180,6 +180,13 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`Inlet failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE' || code === 'EACCES') {
+    const { address, port } = error as { address?: string; port?: number };
+    const reason = code === 'EADDRINUSE' ? 'is already in use' : 'needs privileges this process lacks';
+    process.stderr.write(`Inlet failed to start: ${address ?? 'the address'}:${port ?? '?'} ${reason}; set PORT (and HOSTNAME) to another address.\n`);
+  } else {
+    process.stderr.write(`Inlet failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
   process.exit(1);
 });

@@ -215,3 +215,17 @@ describe('direct upload of a real CSV', () => {
     assert.deepEqual(await response.json(), { status: 'ok' });
   });
 });
+
+describe('start-up errors', () => {
+  test('busy port names PORT', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      await assert.rejects(startServer({ PORT: String(port) }), new RegExp(`127\\.0\\.0\\.1:${port} is already in use; set PORT`));
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});

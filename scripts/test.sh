@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chromium fonts-noto-cjk readstat python3-pandas python3-openpyxl python3-xlrd radosgw ceph-mon ceph-osd ceph-common)
+APT_PACKAGES=(chromium fonts-noto-cjk readstat python3-pandas python3-openpyxl python3-xlrd radosgw ceph-mon ceph-osd ceph-common curl)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

@@ -41,7 +41,7 @@ export async function runJob(args: string[], io: Io): Promise<number> {
     writeJson(io, created);
     return 0;
   }
-  // The notice goes to stderr, so that `eval "$(inlet job create)"` sees only the export lines.
+  // The notice goes to stderr, so that `eval "$(inlet job create)"` reads only the export lines.
   io.stderr.write(`Created job ${created.jobId} in tenant ${created.tenantId}; the job token is valid until ${created.tokenExpiresAt} and is shown only this once.\n`);
   io.stdout.write(`export INLET_URL=${api.baseUrl}\nexport INLET_JOB=${created.jobId}\nexport INLET_TOKEN=${created.token}\n`);
   return 0;

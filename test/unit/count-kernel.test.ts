@@ -1,6 +1,6 @@
 /**
- * Checks the WebAssembly record counter against the JavaScript scan it replaced, which
- * test/reference/record-counter.ts keeps. The inputs are random CSV-like bytes, cut into chunks at
+ * Checks the WebAssembly record counter (RecordCounter.pushBytes) against the JavaScript scan of
+ * RecordCounter.push, which counted every file before the kernel and still counts UTF-16. The inputs are random CSV-like bytes, cut into chunks at
  * every position of small inputs and at random positions of large ones. On each,
  * RecordCounter.pushBytes must return the same count, or fail with the same error and line.
  * KERNEL_CASES sets the number of random inputs of each kind (200 by default) and KERNEL_SEED the
@@ -14,10 +14,9 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import { InletError } from '../../src/server/errors';
-import { countRecords, RecordCounter } from '../../src/server/preview/count';
+import { bufferUnits, countRecords, RecordCounter } from '../../src/server/preview/count';
 import { MemoryByteSource } from '../../src/server/preview/dta/bytes';
 import { withFileBytes } from '../../src/server/preview/file-source';
-import { bufferUnits, ReferenceRecordCounter } from '../reference/record-counter';
 
 const ROOT = path.join(import.meta.dirname, '../..');
 const CASES = Number(process.env.KERNEL_CASES ?? 200);
@@ -39,7 +38,7 @@ function outcome(finish: () => number): Outcome {
 }
 
 function referenceOutcome(bytes: Buffer, delimiter: number): Outcome {
-  const counter = new ReferenceRecordCounter(delimiter);
+  const counter = new RecordCounter(delimiter);
   counter.push(bufferUnits(bytes, bytes.length));
   return outcome(() => counter.finish());
 }

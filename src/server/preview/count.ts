@@ -21,13 +21,13 @@ const COUNT_CHUNK_BYTES = 1024 * 1024;
  * and line-break bytes never occur inside a multi-byte character (UTF-8, windows-1252, GB18030), or
  * a decoded string (UTF-16 code units) for UTF-16.
  */
-interface Units {
+export interface Units {
   readonly length: number;
   unitAt(index: number): number;
   indexOf(unit: number, from: number): number;
 }
 
-function bufferUnits(buffer: Buffer, length: number): Units {
+export function bufferUnits(buffer: Buffer, length: number): Units {
   return {
     length,
     unitAt: (index) => buffer[index] ?? -1,

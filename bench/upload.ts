@@ -317,7 +317,7 @@ async function main(): Promise<void> {
 
   // Multipart: the whole upload, then finalize alone for both sizes.
   const multipartServer = await startServer({ INLET_MULTIPART_THRESHOLD_BYTES: String(16 * MIB) }, makeTempDir('inlet-bench-data-'));
-  // Each server's data dir holds every uploaded copy (several GiB), so it goes once the server stops.
+  // Each server's data dir contains every uploaded copy (several GiB), so it is removed once the server stops.
   const stopAndRemove = async (server: TestServer): Promise<void> => {
     await server.stop();
     fs.rmSync(server.dataDir, { recursive: true, force: true });

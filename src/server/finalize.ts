@@ -187,9 +187,9 @@ function settledResult(session: SessionRow): FinalizeResult | null {
 
 /** Names up to 20 part numbers in a message: "Part 3" or "Parts 1, 2". */
 function describeParts(partNumbers: readonly number[]): string {
-  const shown = partNumbers.slice(0, 20).join(', ');
+  const listed = partNumbers.slice(0, 20).join(', ');
   const more = partNumbers.length > 20 ? ` and ${partNumbers.length - 20} more` : '';
-  return `${partNumbers.length === 1 ? 'Part' : 'Parts'} ${shown}${more}`;
+  return `${partNumbers.length === 1 ? 'Part' : 'Parts'} ${listed}${more}`;
 }
 
 function checkStoredParts(runtime: Runtime, session: SessionRow, clientParts: readonly ClientPart[]): FinalizeFailure | null {

@@ -133,14 +133,14 @@ async function main(): Promise<void> {
     });
   });
   // Uploads of large parts over slow links may take longer than Node's default 300 s request
-  // timeout, so a request has no total limit; a connection that sends nothing for a minute is
-  // closed instead, which also frees the part slot of a client that stalled mid-PUT. The PUT
-  // handler then sees the body end early and keeps nothing of the part.
+  // timeout, so a request has no total limit. Instead a connection that sends nothing for the idle
+  // timeout (60 s) is closed, which also frees the part slot of a client that stalled mid-PUT. The
+  // PUT handler then receives a body that ends early and keeps nothing of the part.
   server.requestTimeout = 0;
   server.headersTimeout = config.socketIdleTimeoutMs;
   server.timeout = config.socketIdleTimeoutMs;
-  // An idle keep-alive connection must be closed by the keep-alive timeout, which tells clients in
-  // its Keep-Alive header, not by the idle timeout, which would race a client reusing it.
+  // An idle keep-alive connection must be closed by the keep-alive timeout, which the Keep-Alive
+  // header announces to clients. Closing it by the idle timeout would race a client reusing it.
   server.keepAliveTimeout = Math.min(server.keepAliveTimeout, config.socketIdleTimeoutMs / 2);
   server.on('timeout', (socket: Socket) => {
     logger.info(

@@ -250,14 +250,15 @@ export function countRecordsInText(chunks: string | readonly string[], delimiter
 
 /**
  * Counts the non-blank records of delimited text in one sequential pass over `source`. A source
- * with `readInto` (a local file) is read in COUNT_CHUNK_BYTES reads into the kernel's memory; any
- * other (S3) in reads of SEQUENTIAL_READ_BYTES with one read ahead. Memory use is at most two reads
- * whatever the file size. `signal` stops the pass early. The caller opens and closes `source`.
+ * with `readInto` (a local file) is read in COUNT_CHUNK_BYTES reads straight into the kernel's
+ * memory. Any other source (S3) is read in reads of SEQUENTIAL_READ_BYTES with one read ahead.
+ * Memory use is at most two reads whatever the file size. `signal` stops the pass early, and the
+ * caller opens and closes `source`.
  */
 export async function countRecords(source: ByteSource, encoding: CsvEncoding, delimiter: string, signal?: AbortSignal): Promise<number> {
   const counter = new RecordCounter(delimiter.charCodeAt(0));
   const utf16 = encoding === 'utf-16le' || encoding === 'utf-16be';
-  if (!utf16 && source.readInto) return countBytesInPlace(counter, source, encoding, signal);
+  if (!utf16 && source.readInto) return countBytesInPlace(counter, source.readInto.bind(source), source.sizeBytes, encoding, signal);
 
   const decoder = utf16 ? createDecoder(encoding) : undefined;
   let first = true;
@@ -276,15 +277,19 @@ export async function countRecords(source: ByteSource, encoding: CsvEncoding, de
   return counter.finish();
 }
 
-/** Counts a byte-encoded source that can read into a caller's buffer, reading straight into the kernel's memory. */
-async function countBytesInPlace(counter: RecordCounter, source: ByteSource, encoding: CsvEncoding, signal?: AbortSignal): Promise<number> {
-  const readInto = source.readInto;
-  if (!readInto) throw new TypeError('countBytesInPlace needs a source with readInto.');
+/** Counts a byte-encoded source of `sizeBytes` bytes by reading it straight into the kernel's memory. */
+async function countBytesInPlace(
+  counter: RecordCounter,
+  readInto: (target: Uint8Array, offset: number) => Promise<number>,
+  sizeBytes: number,
+  encoding: CsvEncoding,
+  signal?: AbortSignal,
+): Promise<number> {
   const buffer = counter.inputBuffer(COUNT_CHUNK_BYTES);
   let position = 0;
-  while (position < source.sizeBytes) {
+  while (position < sizeBytes) {
     signal?.throwIfAborted();
-    const bytesRead = await readInto.call(source, buffer, position);
+    const bytesRead = await readInto(buffer, position);
     if (bytesRead === 0) break;
     const skip = position === 0 ? bomLength(buffer.subarray(0, bytesRead), encoding) : 0;
     position += bytesRead;

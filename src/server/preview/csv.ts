@@ -328,9 +328,10 @@ function countKey(source: DatasetSource, encoding: CsvEncoding, delimiter: strin
 const REPLACEMENT_SHARE_LIMIT = 1 / 200;
 
 /**
- * Warns when the bytes do not fit an encoding the user chose: UTF-16 for a sample without a single
- * NUL byte (UTF-16 text of any script has them in its delimiters and line breaks), or a decoding
- * that turns more than REPLACEMENT_SHARE_LIMIT of the characters into U+FFFD.
+ * Warns when the bytes do not fit an encoding the user chose. UTF-16 does not fit a sample without
+ * a single NUL byte, because UTF-16 text of any script has them in its delimiters and line breaks.
+ * Any encoding does not fit when it turns more than REPLACEMENT_SHARE_LIMIT of the characters into
+ * U+FFFD.
  */
 function doubtfulEncodingWarning(head: Buffer, headText: string, override: CsvEncoding): PreviewWarning | undefined {
   let reason: string | undefined;

@@ -60,12 +60,7 @@ export async function previewDataset(runtime: Runtime, principal: Principal, inp
     throw new InletError('INPUT_PARSE_FAILED', message, { datasetKey: row.datasetKey, format: row.format });
   }
 
-  checkReadOptionsApply(row.datasetKey, row.format, {
-    ...(input.sheetName !== undefined ? { sheetName: input.sheetName } : {}),
-    ...(input.headerRow !== undefined ? { headerRow: input.headerRow } : {}),
-    ...(input.encoding !== undefined ? { encoding: input.encoding } : {}),
-    ...(input.delimiter !== undefined ? { delimiter: input.delimiter } : {}),
-  });
+  checkReadOptionsApply(row.datasetKey, row.format, input);
 
   const saved = (row.readOptions ?? {}) as ReadOptions;
   const workspace = { tenantId: job.tenantId, jobId: job.id };

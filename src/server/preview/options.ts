@@ -50,7 +50,7 @@ export async function waitForCount(counting: Promise<number>, wait: boolean): Pr
  * Rejects read options that do not apply to a dataset's format, so a preview request and
  * setReadOptions treat them the same way instead of one ignoring what the other rejects.
  */
-export function checkReadOptionsApply(datasetKey: string, format: string, options: ReadOptions): void {
+export function checkReadOptionsApply(datasetKey: string, format: string, options: { [Key in keyof ReadOptions]?: ReadOptions[Key] | undefined }): void {
   if (options.sheetName !== undefined && format !== 'excel') {
     throw new InletError('INPUT_INVALID', `sheetName applies to Excel workbooks; dataset ${datasetKey} is ${format}.`, { field: 'sheetName' });
   }

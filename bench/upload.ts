@@ -1,7 +1,7 @@
 /**
  * Upload and finalize benchmarks for the embedded store, each a ratio against a baseline measured
  * in the same run on the same machine. Run with `npm run build && node --import tsx bench/upload.ts`
- * (about 3 minutes and 5 GiB of temporary disk; `--size-mib N` changes the large file's size).
+ * (about 4 minutes and 5 GiB of temporary disk; `--size-mib N` changes the large file's size).
  *
  * 1. A multipart upload of the large file (8 MiB parts, 4 in flight, every part's SHA-256 computed
  *    by the client and sent in x-amz-checksum-sha256) from createSession to the receipt, against
@@ -9,8 +9,9 @@
  *    FileStore receiving the same bytes as 4 parallel uploads (which hashes nothing). The same
  *    client also sends the parts to a bare node:http server that discards them: the floor of any
  *    HTTP upload with this client on this machine.
- * 2. The finalize call alone after a large and after a 16 MiB upload, multipart and direct, with
- *    the server's peak RSS growth during finalize.
+ * 2. The finalize call alone after a large and after a 16 MiB upload, multipart and direct, five
+ *    of each in pairs of alternating order on a server that has finalized once before, with the
+ *    server's peak RSS growth during finalize.
  * 3. createSession for 2,048 distinct files in 32 jobs from 64 concurrent clients, against a no-op
  *    procedure, in alternating rounds of 256 calls.
  */
@@ -203,7 +204,7 @@ async function finalizeTimed(server: TestServer, api: Api, job: CreatedJob, sess
 
 type FinalizeTiming = { seconds: number; rssGrowthMib: number; readBackMib: number };
 
-const FINALIZE_RUNS = 3;
+const FINALIZE_RUNS = 5;
 const THROUGHPUT_ROUND = 256;
 
 function median(runs: FinalizeTiming[]): FinalizeTiming {
@@ -215,6 +216,28 @@ async function uploadAndFinalize(server: TestServer, api: Api, file: string): Pr
   const job = await createJob(api);
   const session = await declareSession(api, job, file, 'primary_dataset');
   return finalizeTimed(server, api, job, session, await sendParts(api, job, session, file));
+}
+
+/**
+ * Times finalize after `FINALIZE_RUNS` uploads of each file, in pairs whose order alternates
+ * (large then small, small then large, ...), so that neither size always follows the other.
+ * `firstLarge` is a large run already measured, which counts as the first pair's large run.
+ * The server must have finalized an upload before: the first finalize of a process also pays for
+ * loading and compiling its code path, whatever the file's size.
+ */
+async function finalizePairs(server: TestServer, api: Api, large: string, small: string, firstLarge?: FinalizeTiming): Promise<{ large: FinalizeTiming[]; small: FinalizeTiming[] }> {
+  const largeRuns: FinalizeTiming[] = [];
+  const smallRuns: FinalizeTiming[] = [];
+  for (let run = 0; run < FINALIZE_RUNS; run += 1) {
+    if (run % 2 === 0) {
+      largeRuns.push(run === 0 && firstLarge ? firstLarge : await uploadAndFinalize(server, api, large));
+      smallRuns.push(await uploadAndFinalize(server, api, small));
+    } else {
+      smallRuns.push(await uploadAndFinalize(server, api, small));
+      largeRuns.push(await uploadAndFinalize(server, api, large));
+    }
+  }
+  return { large: largeRuns, small: smallRuns };
 }
 
 async function tusBaseline(file: string, directory: string): Promise<number> {
@@ -323,6 +346,8 @@ async function main(): Promise<void> {
     fs.rmSync(server.dataDir, { recursive: true, force: true });
   };
   const api = new Api(multipartServer.baseUrl);
+  // An untimed upload first, as every server under measurement gets: see finalizePairs.
+  await uploadAndFinalize(multipartServer, api, small);
   const job = await createJob(api);
 
   start = process.hrtime.bigint();
@@ -331,13 +356,11 @@ async function main(): Promise<void> {
   const largeFinalize = await finalizeTimed(multipartServer, api, job, session, parts);
   const upload = seconds(start);
 
-  // Finalize takes tens of milliseconds, so each size is finalized three times and the median kept.
-  const largeRuns = [largeFinalize];
-  for (let run = 1; run < FINALIZE_RUNS; run += 1) largeRuns.push(await uploadAndFinalize(multipartServer, api, large));
-  const smallRuns: FinalizeTiming[] = [];
-  for (let run = 0; run < FINALIZE_RUNS; run += 1) smallRuns.push(await uploadAndFinalize(multipartServer, api, small));
+  // Finalize takes tens of milliseconds, so each size is finalized several times and the median kept.
+  const multipartRuns = await finalizePairs(multipartServer, api, large, small, largeFinalize);
+  const largeRuns = multipartRuns.large;
   const largeMultipart = median(largeRuns);
-  const smallMultipart = median(smallRuns);
+  const smallMultipart = median(multipartRuns.small);
 
   const throughput = await createSessionThroughput(api, 32);
   await stopAndRemove(multipartServer);
@@ -345,25 +368,25 @@ async function main(): Promise<void> {
   // Direct: raise the threshold so both files go up in one PUT.
   const directServer = await startServer({ INLET_MULTIPART_THRESHOLD_BYTES: String(64 * 1024 * MIB) }, makeTempDir('inlet-bench-data-'));
   const directApi = new Api(directServer.baseUrl);
-  const directLargeRuns: FinalizeTiming[] = [];
-  const directSmallRuns: FinalizeTiming[] = [];
-  for (let run = 0; run < FINALIZE_RUNS; run += 1) {
-    directLargeRuns.push(await uploadAndFinalize(directServer, directApi, large));
-    directSmallRuns.push(await uploadAndFinalize(directServer, directApi, small));
-  }
-  const directLarge = median(directLargeRuns);
-  const directSmall = median(directSmallRuns);
+  await uploadAndFinalize(directServer, directApi, small);
+  const directRuns = await finalizePairs(directServer, directApi, large, small);
+  const directLarge = median(directRuns.large);
+  const directSmall = median(directRuns.small);
   await stopAndRemove(directServer);
 
   const ratio = (a: number, b: number): string => (a / b).toFixed(2);
+  const each = (runs: FinalizeTiming[]): string => runs.map((run) => (run.seconds * 1000).toFixed(0)).join(', ');
+  const peakGrowth = (runs: FinalizeTiming[]): string => Math.max(...runs.map((run) => run.rssGrowthMib)).toFixed(1);
   results.push(
     `upload ${LARGE_MIB} MiB multipart: ${upload.toFixed(2)} s; cp + openssl dgst: ${copyAndHash.toFixed(2)} s; ratio ${ratio(upload, copyAndHash)} (goal <= 1.2)`,
     `cp + sync + openssl dgst (the copy made durable): ${durableCopyAndHash.toFixed(2)} s; Inlet / that ${ratio(upload, durableCopyAndHash)}`,
     `tus FileStore, 4 parallel uploads: ${tus.toFixed(2)} s; Inlet / tus ratio ${ratio(upload, tus)} (goal <= 1.2)`,
     `floor, same client to a server that discards the bytes: ${floor.toFixed(2)} s; floor / (cp + openssl dgst) ${ratio(floor, copyAndHash)}; Inlet / floor ${ratio(upload, floor)}`,
-    `finalize multipart, median of ${FINALIZE_RUNS}: ${largeMultipart.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${smallMultipart.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(largeMultipart.seconds, smallMultipart.seconds)} (goal <= 1.5); peak RSS growth ${largeMultipart.rssGrowthMib.toFixed(1)} MiB (goal < 64)`,
+    `finalize multipart, median of ${FINALIZE_RUNS}: ${largeMultipart.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${smallMultipart.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(largeMultipart.seconds, smallMultipart.seconds)} (goal <= 1.5); largest peak RSS growth ${peakGrowth(largeRuns)} MiB (goal < 64)`,
+    `  each run in ms, ${LARGE_MIB} MiB: ${each(largeRuns)}; 16 MiB: ${each(multipartRuns.small)}`,
     `read back for the whole-file hash, each ${LARGE_MIB} MiB multipart upload: ${largeRuns.map((run) => run.readBackMib.toFixed(0)).join(', ')} MiB`,
-    `finalize direct, median of ${FINALIZE_RUNS}: ${directLarge.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${directSmall.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(directLarge.seconds, directSmall.seconds)} (goal <= 1.5); peak RSS growth ${directLarge.rssGrowthMib.toFixed(1)} MiB (goal < 64)`,
+    `finalize direct, median of ${FINALIZE_RUNS}: ${directLarge.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${directSmall.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(directLarge.seconds, directSmall.seconds)} (goal <= 1.5); largest peak RSS growth ${peakGrowth(directRuns.large)} MiB (goal < 64)`,
+    `  each run in ms, ${LARGE_MIB} MiB: ${each(directRuns.large)}; 16 MiB: ${each(directRuns.small)}`,
     `createSession, 64 concurrent clients: ${throughput.sessionsPerSecond.toFixed(0)}/s; no-op procedure ${throughput.pingsPerSecond.toFixed(0)}/s; ratio ${ratio(throughput.sessionsPerSecond, throughput.pingsPerSecond)} (goal >= 0.5)`,
   );
   fs.rmSync(directory, { recursive: true, force: true });

@@ -31,6 +31,11 @@ export interface Config {
    * Always 60 s; test mode may lower it with INLET_TEST_SOCKET_IDLE_TIMEOUT_MS.
    */
   socketIdleTimeoutMs: number;
+  /**
+   * Bytes of multipart parts the process keeps in memory until the whole-file hash reaches them.
+   * Always 64 MiB; test mode may lower it with INLET_TEST_HASH_RETAIN_BYTES.
+   */
+  hashRetainBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   testMode: boolean;
 }
@@ -71,6 +76,8 @@ export const MIN_PART_SIZE_BYTES = 5 * MIB;
 export const MAX_PART_SIZE_BYTES = 5 * GIB;
 /** The socket idle timeout outside test mode. */
 export const SOCKET_IDLE_TIMEOUT_MS = 60_000;
+/** Bytes of multipart parts a process keeps in memory until the whole-file hash reaches them. */
+export const HASH_RETAIN_BYTES = 64 * MIB;
 /** Signed URLs never live longer than this, whatever the configuration says. */
 export const MAX_URL_TTL_SECONDS = 900;
 
@@ -220,6 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
     socketIdleTimeoutMs: testMode
       ? readInteger(env, 'INLET_TEST_SOCKET_IDLE_TIMEOUT_MS', SOCKET_IDLE_TIMEOUT_MS, 100, SOCKET_IDLE_TIMEOUT_MS)
       : SOCKET_IDLE_TIMEOUT_MS,
+    hashRetainBytes: testMode ? readInteger(env, 'INLET_TEST_HASH_RETAIN_BYTES', HASH_RETAIN_BYTES, 0, HASH_RETAIN_BYTES) : HASH_RETAIN_BYTES,
     logLevel: readChoice(env, 'INLET_LOG_LEVEL', 'info', [
       'fatal',
       'error',

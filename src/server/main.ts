@@ -25,6 +25,7 @@ import { setRuntime, type Runtime } from './runtime';
 import { createObjectStore } from './storage/create-store';
 import { LocalObjectStore } from './storage/local-store';
 import type { ObjectStore } from './storage/object-store';
+import { setRetainedBytesLimit } from './storage/multipart-hash';
 import { handleObjectRequest } from './storage/object-routes';
 import { checkBucket } from './storage/s3-check';
 import { S3ObjectStore } from './storage/s3-store';
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel, dev);
+  setRetainedBytesLimit(config.hashRetainBytes);
   if (config.testMode) {
     logger.warn({ event: 'startup.test_mode' }, 'INLET_TEST_MODE is on: test-only settings are allowed; never use this in production');
   }

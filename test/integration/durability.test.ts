@@ -424,6 +424,35 @@ describe('whole-file hash of parts hashed as they stream in', () => {
     assert.ok(readBack.length <= 1, `parts read back: ${readBack.join(', ')}`);
   });
 
+  test('parts sent last to first are hashed from memory', async () => {
+    const job = await createJob(api);
+    const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'last-to-first');
+    const session = await declareAndCreate(api, job, 'reversed.csv', bytes);
+    for (const part of [...session.parts!].reverse()) {
+      const body = bytes.subarray((part.partNumber - 1) * LARGE_PART_SIZE, part.partNumber * LARGE_PART_SIZE);
+      assert.equal((await putBytes(part.url, body)).status, 200, `PUT of part ${part.partNumber}`);
+    }
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+    assert.deepEqual(await readBackParts(server, session), []);
+  });
+
+  test('parked part re-sent with other bytes', async () => {
+    const job = await createJob(api);
+    const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'parked-re-sent');
+    const session = await declareAndCreate(api, job, 'parked.csv', bytes);
+    const part2 = bytes.subarray(LARGE_PART_SIZE, 2 * LARGE_PART_SIZE);
+    const wrong = Buffer.from(part2);
+    wrong.writeUInt8(wrong.readUInt8(10) ^ 1, 10);
+    assert.equal((await putBytes(session.parts![1]!.url, wrong)).status, 200);
+    assert.equal((await putBytes(session.parts![1]!.url, part2)).status, 200);
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+    assert.deepEqual(await readBackParts(server, session), []);
+  });
+
   test('in-order part re-sent with other bytes', async () => {
     const job = await createJob(api);
     const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'resent-in-order');
@@ -494,7 +523,8 @@ describe('whole-file hash chained across parts', () => {
 
     const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
     assert.equal(receipt.sha256, sha256Hex(bytes));
-    assert.ok((await readBackParts(server, session)).includes(3), 'part 3 was read back');
+    // Part 3 stayed parked in memory and built on the hash of part 2's second PUT.
+    assert.deepEqual(await readBackParts(server, session), []);
   });
 
   test('BadDigest after the next part chained', async () => {
@@ -539,6 +569,35 @@ describe('whole-file hash chained across parts', () => {
     const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
     assert.equal(receipt.sha256, sha256Hex(bytes));
     assert.deepEqual(await readBackParts(server, session), [3]);
+  });
+});
+
+describe('memory for parts the hash has not reached', () => {
+  // Room for two parked parts: a third one makes the part parked longest give up its bytes.
+  let server: TestServer;
+  let api: Api;
+
+  before(async () => {
+    server = await startServer({ ...LARGE_PART_ENV, INLET_TEST_HASH_RETAIN_BYTES: String(2 * LARGE_PART_SIZE) });
+    api = new Api(server.baseUrl);
+  });
+
+  after(async () => {
+    await server.stop();
+  });
+
+  test('oldest parked parts are read back', async () => {
+    const job = await createJob(api);
+    const bytes = bytesOf(LARGE_PART_SIZE * 4 + 500, 'evicted');
+    const session = await declareAndCreate(api, job, 'evicted.csv', bytes);
+    for (const partNumber of [5, 4, 3, 2, 1]) {
+      const body = bytes.subarray((partNumber - 1) * LARGE_PART_SIZE, partNumber * LARGE_PART_SIZE);
+      assert.equal((await putBytes(session.parts![partNumber - 1]!.url, body)).status, 200, `PUT of part ${partNumber}`);
+    }
+
+    const receipt = await completeAndFinalize(api, job, session, bytes, LARGE_PART_SIZE);
+    assert.equal(receipt.sha256, sha256Hex(bytes));
+    assert.deepEqual((await readBackParts(server, session)).sort(), [4, 5]);
   });
 });
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 
 import { and, eq, gte } from 'drizzle-orm';
 
+import { HASH_RETAIN_BYTES } from '../config';
 import type { Db } from '../db/client';
 import { hashStates, uploadParts } from '../db/schema';
 import type { Logger } from '../logger';
@@ -110,8 +111,13 @@ async function advanceOnce(db: Db, target: HashTarget): Promise<AdvanceResult> {
     // A recorded part whose link has not committed by now never will: its base failed.
     const link = linkOf(uploadSessionId, partNumber);
     if (link) discardLink(link);
-    target.logger?.debug({ event: 'hash.part_read_back', uploadSessionId, partNumber, sizeBytes: part.sizeBytes }, 'part read back for the whole-file hash');
-    await hashRange(target.dataFile, (partNumber - 1) * target.partSizeBytes, part.sizeBytes, progress.hash);
+    const kept = feedsBySession.get(uploadSessionId)?.get(partNumber)?.takeParked(part);
+    if (kept) {
+      for (const chunk of kept) progress.hash.update(chunk);
+    } else {
+      target.logger?.debug({ event: 'hash.part_read_back', uploadSessionId, partNumber, sizeBytes: part.sizeBytes }, 'part read back for the whole-file hash');
+      await hashRange(target.dataFile, (partNumber - 1) * target.partSizeBytes, part.sizeBytes, progress.hash);
+    }
     const { runId } = progress;
 
     const saved = db.transaction((tx) => {
@@ -164,6 +170,7 @@ export function advanceHash(db: Db, target: HashTarget): Promise<AdvanceResult> 
 export function forgetHash(uploadSessionId: string): void {
   progressBySession.delete(uploadSessionId);
   discardLinksOf(uploadSessionId);
+  for (const feed of [...(feedsBySession.get(uploadSessionId)?.values() ?? [])]) feed.dropParked();
 }
 
 /** Drops the markers of part `partNumber` and later, before that part is written again. */
@@ -174,15 +181,36 @@ export function invalidateHashFrom(db: Db, uploadSessionId: string, partNumber: 
 }
 
 /**
- * Bytes of a streaming part kept in memory until the hash reaches that part, per part and for all
- * parts of the process together. A part that passes either limit is read back after it is stored.
+ * Bytes of a part kept in memory until the hash reaches that part, per part and for all parts of
+ * the process together. A part that passes either limit is read back after it is stored. When a
+ * streaming part needs room, the parts parked longest give theirs up first.
  */
 const FEED_RETAINED_MAX_BYTES_PER_PART = 16 * 1024 * 1024;
-const FEED_RETAINED_MAX_BYTES_TOTAL = 64 * 1024 * 1024;
+let feedRetainedBytesLimit = HASH_RETAIN_BYTES;
 let feedRetainedBytesTotal = 0;
 
-/** The multipart PUTs streaming in right now, by upload session id and part number. */
+/** Sets the process-wide limit of retained bytes; test mode lowers it to exercise eviction. */
+export function setRetainedBytesLimit(bytes: number): void {
+  feedRetainedBytesLimit = bytes;
+}
+
+/**
+ * The multipart PUTs streaming in right now, and the parked parts, by upload session id and part
+ * number.
+ */
 const feedsBySession = new Map<string, Map<number, PartFeed>>();
+
+/** Parked feeds, oldest first: the order in which they give up their bytes when room is needed. */
+const parkedFeeds = new Set<PartFeed>();
+
+/** Drops parked parts, oldest first, until `bytes` more fit in the process-wide limit. */
+function makeRoom(bytes: number): boolean {
+  for (const feed of parkedFeeds) {
+    if (feedRetainedBytesTotal + bytes <= feedRetainedBytesLimit) break;
+    feed.dropParked();
+  }
+  return feedRetainedBytesTotal + bytes <= feedRetainedBytesLimit;
+}
 
 /**
  * The whole-file hash through one part, computed by that part's PUT on top of a copy of the hash
@@ -313,6 +341,9 @@ export class PartFeed {
   private bodyReceived = false;
   private outcome: 'commit' | 'pending' | 'none' = 'none';
   private record: { sha256: string; storedAt: string } | null = null;
+  /** The part's committed record, when it was recorded before any link took in its bytes. */
+  private stored: { sha256: string; storedAt: string } | null = null;
+  private parked = false;
 
   private constructor(
     readonly uploadSessionId: string,
@@ -330,6 +361,8 @@ export class PartFeed {
     const stale = linkOf(uploadSessionId, partNumber);
     if (stale) discardLink(stale);
 
+    // A part parked by an earlier PUT of this part is being replaced.
+    feedsBySession.get(uploadSessionId)?.get(partNumber)?.dropParked();
     const feed = new PartFeed(uploadSessionId, partNumber);
     let feeds = feedsBySession.get(uploadSessionId);
     if (!feeds) {
@@ -360,7 +393,7 @@ export class PartFeed {
       return;
     }
     if (!this.retained) return;
-    if (this.retainedBytes + chunk.length > FEED_RETAINED_MAX_BYTES_PER_PART || feedRetainedBytesTotal + chunk.length > FEED_RETAINED_MAX_BYTES_TOTAL) {
+    if (this.retainedBytes + chunk.length > FEED_RETAINED_MAX_BYTES_PER_PART || !makeRoom(chunk.length)) {
       this.dropRetained();
       return;
     }
@@ -396,6 +429,7 @@ export class PartFeed {
    */
   commitRecorded(tx: Db, record: { sha256: string; storedAt: string }): boolean {
     this.outcome = 'none';
+    this.record = record;
     const link = this.link;
     if (link?.status !== 'received') return false;
     if (writeMarker(tx, link)) {
@@ -405,7 +439,6 @@ export class PartFeed {
     if (link.base !== null) {
       // The part before is not committed yet: this part's hash waits for it.
       this.outcome = 'pending';
-      this.record = record;
     }
     return false;
   }
@@ -417,7 +450,11 @@ export class PartFeed {
    */
   applyCommit(db: Db): void {
     const link = this.link;
-    if (!link) return;
+    if (!link) {
+      // No link took in the body yet: the part's bytes may still be parked when the PUT closes.
+      this.stored = this.record;
+      return;
+    }
     if (this.outcome === 'commit') applyChain(db, link);
     else if (this.outcome === 'pending' && link.status === 'received') {
       link.status = 'recorded';
@@ -426,13 +463,51 @@ export class PartFeed {
   }
 
   /**
-   * Unregisters the PUT and drops what it kept. Its link is discarded unless the part was
-   * recorded, so the links built on a failed PUT are discarded too.
+   * Ends the PUT. A part that was recorded before any link took in its bytes stays parked with
+   * its whole body in memory, until the part before it is received in full by a PUT that hashes
+   * it live (the parked bytes then build on that hash), the hash reaches the part (it then takes
+   * the parked bytes instead of reading the part back), or a streaming part needs the room.
+   * Otherwise the feed is unregistered and drops what it kept, and its link is discarded unless
+   * the part was recorded, so the links built on a failed PUT are discarded too.
    */
   close(): void {
+    if (this.stored && this.link === null && this.retained !== null && this.bodyReceived && this.isRegistered()) {
+      this.parked = true;
+      parkedFeeds.add(this);
+      return;
+    }
     this.dropRetained();
     if (this.link && (this.link.status === 'streaming' || this.link.status === 'received')) discardLink(this.link);
     this.link = null;
+    this.unregister();
+  }
+
+  /**
+   * Returns the parked body of this part when `part` is the record it was parked with, and
+   * unregisters the feed. The caller hashes the chunks in place of reading the part back.
+   */
+  takeParked(part: { sha256: string; storedAt: string }): Buffer[] | null {
+    const chunks = this.retained;
+    if (!this.parked || !chunks || this.stored?.sha256 !== part.sha256 || this.stored.storedAt !== part.storedAt) return null;
+    this.retained = [];
+    this.dropParked();
+    return chunks;
+  }
+
+  /** Gives up a parked part's bytes: the part is read back once the hash reaches it. */
+  dropParked(): void {
+    if (!this.parked) return;
+    this.parked = false;
+    parkedFeeds.delete(this);
+    this.dropRetained();
+    this.unregister();
+  }
+
+  private isRegistered(): boolean {
+    return feedsBySession.get(this.uploadSessionId)?.get(this.partNumber) === this;
+  }
+
+  private unregister(): void {
     const feeds = feedsBySession.get(this.uploadSessionId);
     if (feeds?.get(this.partNumber) === this) feeds.delete(this.partNumber);
     if (feeds?.size === 0) feedsBySession.delete(this.uploadSessionId);
@@ -446,7 +521,7 @@ export class PartFeed {
   }
 
   private canAttach(): boolean {
-    return this.link === null && this.retained !== null && feedsBySession.get(this.uploadSessionId)?.get(this.partNumber) === this;
+    return this.link === null && this.retained !== null && this.isRegistered();
   }
 
   private startLink(progress: Progress, base: Link | null): void {
@@ -466,6 +541,15 @@ export class PartFeed {
     links.set(this.partNumber, link);
     this.link = link;
     if (this.bodyReceived) this.markReceived(link);
+    if (this.parked) {
+      // The part was recorded already: its link waits for the links under it to commit.
+      link.status = 'recorded';
+      link.record = this.stored;
+      this.parked = false;
+      parkedFeeds.delete(this);
+      this.link = null;
+      this.unregister();
+    }
   }
 
   /** Marks `link` received and lets the PUT of the next part, if it is streaming, build on it. */

@@ -9,7 +9,7 @@
  *    FileStore receiving the same bytes as 4 parallel uploads (which hashes nothing). The same
  *    client also sends the parts to a bare node:http server that discards them: the floor of any
  *    HTTP upload with this client on this machine.
- * 2. The finalize call alone after a large and after a 16 MiB upload, multipart and direct, five
+ * 2. The finalize call alone after a large and after a 16 MiB upload, multipart and direct, seven
  *    of each in pairs of alternating order on a server that has finalized once before, with the
  *    server's peak RSS growth during finalize.
  * 3. createSession for 2,048 distinct files in 32 jobs from 64 concurrent clients, against a no-op
@@ -204,7 +204,7 @@ async function finalizeTimed(server: TestServer, api: Api, job: CreatedJob, sess
 
 type FinalizeTiming = { seconds: number; rssGrowthMib: number; readBackMib: number };
 
-const FINALIZE_RUNS = 5;
+const FINALIZE_RUNS = 7;
 const THROUGHPUT_ROUND = 256;
 
 function median(runs: FinalizeTiming[]): FinalizeTiming {

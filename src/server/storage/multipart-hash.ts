@@ -111,9 +111,9 @@ async function advanceOnce(db: Db, target: HashTarget): Promise<AdvanceResult> {
     // A recorded part whose link has not committed by now never will: its base failed.
     const link = linkOf(uploadSessionId, partNumber);
     if (link) discardLink(link);
-    const kept = feedsBySession.get(uploadSessionId)?.get(partNumber)?.takeParked(part);
-    if (kept) {
-      for (const chunk of kept) progress.hash.update(chunk);
+    const parkedChunks = feedsBySession.get(uploadSessionId)?.get(partNumber)?.takeParked(part);
+    if (parkedChunks) {
+      for (const chunk of parkedChunks) progress.hash.update(chunk);
     } else {
       target.logger?.debug({ event: 'hash.part_read_back', uploadSessionId, partNumber, sizeBytes: part.sizeBytes }, 'part read back for the whole-file hash');
       await hashRange(target.dataFile, (partNumber - 1) * target.partSizeBytes, part.sizeBytes, progress.hash);
@@ -203,7 +203,7 @@ const feedsBySession = new Map<string, Map<number, PartFeed>>();
 /** Parked feeds, oldest first: the order in which they give up their bytes when room is needed. */
 const parkedFeeds = new Set<PartFeed>();
 
-/** Drops parked parts, oldest first, until `bytes` more fit in the process-wide limit. */
+/** Drops parked parts, oldest first, until `bytes` more fit in the process-wide limit; returns whether they fit. */
 function makeRoom(bytes: number): boolean {
   for (const feed of parkedFeeds) {
     if (feedRetainedBytesTotal + bytes <= feedRetainedBytesLimit) break;
@@ -483,12 +483,17 @@ export class PartFeed {
   }
 
   /**
-   * Returns the parked body of this part when `part` is the record it was parked with, and
-   * unregisters the feed. The caller hashes the chunks in place of reading the part back.
+   * Returns the parked body of this part when `part` is the record it was parked with; the caller
+   * hashes the chunks in place of reading the part back. A parked feed is unregistered either way.
    */
   takeParked(part: { sha256: string; storedAt: string }): Buffer[] | null {
     const chunks = this.retained;
-    if (!this.parked || !chunks || this.stored?.sha256 !== part.sha256 || this.stored.storedAt !== part.storedAt) return null;
+    if (!this.parked || !chunks) return null;
+    if (this.stored?.sha256 !== part.sha256 || this.stored.storedAt !== part.storedAt) {
+      // Another process stored the part again: these bytes are no longer the part's.
+      this.dropParked();
+      return null;
+    }
     this.retained = [];
     this.dropParked();
     return chunks;

@@ -1,7 +1,7 @@
 /**
  * Upload and finalize benchmarks for the embedded store, each a ratio against a baseline measured
  * in the same run on the same machine. Run with `npm run build && node --import tsx bench/upload.ts`
- * (about 4 minutes and 5 GiB of temporary disk; `--size-mib N` changes the large file's size).
+ * (about 2 minutes and 5 GiB of temporary disk; `--size-mib N` changes the large file's size).
  *
  * 1. A multipart upload of the large file (8 MiB parts, 4 in flight, every part's SHA-256 computed
  *    by the client and sent in x-amz-checksum-sha256) from createSession to the receipt, against
@@ -375,7 +375,7 @@ async function main(): Promise<void> {
   await stopAndRemove(directServer);
 
   const ratio = (a: number, b: number): string => (a / b).toFixed(2);
-  const each = (runs: FinalizeTiming[]): string => runs.map((run) => (run.seconds * 1000).toFixed(0)).join(', ');
+  const runTimes = (runs: FinalizeTiming[]): string => runs.map((run) => (run.seconds * 1000).toFixed(0)).join(', ');
   const peakGrowth = (runs: FinalizeTiming[]): string => Math.max(...runs.map((run) => run.rssGrowthMib)).toFixed(1);
   results.push(
     `upload ${LARGE_MIB} MiB multipart: ${upload.toFixed(2)} s; cp + openssl dgst: ${copyAndHash.toFixed(2)} s; ratio ${ratio(upload, copyAndHash)} (goal <= 1.2)`,
@@ -383,10 +383,10 @@ async function main(): Promise<void> {
     `tus FileStore, 4 parallel uploads: ${tus.toFixed(2)} s; Inlet / tus ratio ${ratio(upload, tus)} (goal <= 1.2)`,
     `floor, same client to a server that discards the bytes: ${floor.toFixed(2)} s; floor / (cp + openssl dgst) ${ratio(floor, copyAndHash)}; Inlet / floor ${ratio(upload, floor)}`,
     `finalize multipart, median of ${FINALIZE_RUNS}: ${largeMultipart.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${smallMultipart.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(largeMultipart.seconds, smallMultipart.seconds)} (goal <= 1.5); largest peak RSS growth ${peakGrowth(largeRuns)} MiB (goal < 64)`,
-    `  each run in ms, ${LARGE_MIB} MiB: ${each(largeRuns)}; 16 MiB: ${each(multipartRuns.small)}`,
+    `  each run in ms, ${LARGE_MIB} MiB: ${runTimes(largeRuns)}; 16 MiB: ${runTimes(multipartRuns.small)}`,
     `read back for the whole-file hash, each ${LARGE_MIB} MiB multipart upload: ${largeRuns.map((run) => run.readBackMib.toFixed(0)).join(', ')} MiB`,
     `finalize direct, median of ${FINALIZE_RUNS}: ${directLarge.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${directSmall.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(directLarge.seconds, directSmall.seconds)} (goal <= 1.5); largest peak RSS growth ${peakGrowth(directRuns.large)} MiB (goal < 64)`,
-    `  each run in ms, ${LARGE_MIB} MiB: ${each(directRuns.large)}; 16 MiB: ${each(directRuns.small)}`,
+    `  each run in ms, ${LARGE_MIB} MiB: ${runTimes(directRuns.large)}; 16 MiB: ${runTimes(directRuns.small)}`,
     `createSession, 64 concurrent clients: ${throughput.sessionsPerSecond.toFixed(0)}/s; no-op procedure ${throughput.pingsPerSecond.toFixed(0)}/s; ratio ${ratio(throughput.sessionsPerSecond, throughput.pingsPerSecond)} (goal >= 0.5)`,
   );
   fs.rmSync(directory, { recursive: true, force: true });

@@ -424,7 +424,7 @@ describe('whole-file hash of parts hashed as they stream in', () => {
     assert.ok(readBack.length <= 1, `parts read back: ${readBack.join(', ')}`);
   });
 
-  test('parts sent last to first are hashed from memory', async () => {
+  test('reversed parts hashed from memory', async () => {
     const job = await createJob(api);
     const bytes = bytesOf(LARGE_PART_SIZE * 3 + 500, 'last-to-first');
     const session = await declareAndCreate(api, job, 'reversed.csv', bytes);

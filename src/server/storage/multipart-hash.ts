@@ -463,12 +463,12 @@ export class PartFeed {
   }
 
   /**
-   * Ends the PUT. A part that was recorded before any link took in its bytes stays parked with
-   * its whole body in memory, until the part before it is received in full by a PUT that hashes
-   * it live (the parked bytes then build on that hash), the hash reaches the part (it then takes
-   * the parked bytes instead of reading the part back), or a streaming part needs the room.
-   * Otherwise the feed is unregistered and drops what it kept, and its link is discarded unless
-   * the part was recorded, so the links built on a failed PUT are discarded too.
+   * Ends the PUT. A part that was recorded before any link took in its bytes stays parked with its
+   * whole body in memory. Once the part before it is received in full by a PUT that hashes it
+   * live, the parked bytes build on that hash. If the hash reaches the part first, it takes the
+   * parked bytes instead of reading the part back. A streaming part that needs the room drops
+   * them. Any other feed is unregistered and drops what it kept. Its
+   * link is discarded unless the part was recorded, so the links built on a failed PUT go too.
    */
   close(): void {
     if (this.stored && this.link === null && this.retained !== null && this.bodyReceived && this.isRegistered()) {
@@ -483,8 +483,9 @@ export class PartFeed {
   }
 
   /**
-   * Returns the parked body of this part when `part` is the record it was parked with; the caller
-   * hashes the chunks in place of reading the part back. A parked feed is unregistered either way.
+   * Returns the parked body of this part when `part` is the record it was parked with, so the
+   * caller hashes the chunks in place of reading the part back. A parked feed is unregistered
+   * either way.
    */
   takeParked(part: { sha256: string; storedAt: string }): Buffer[] | null {
     const chunks = this.retained;

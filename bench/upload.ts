@@ -346,7 +346,7 @@ async function main(): Promise<void> {
     fs.rmSync(server.dataDir, { recursive: true, force: true });
   };
   const api = new Api(multipartServer.baseUrl);
-  // An untimed upload first, as every server under measurement gets: see finalizePairs.
+  // Each server finalizes one untimed upload first (see finalizePairs).
   await uploadAndFinalize(multipartServer, api, small);
   const job = await createJob(api);
 
@@ -358,8 +358,7 @@ async function main(): Promise<void> {
 
   // Finalize takes tens of milliseconds, so each size is finalized several times and the median kept.
   const multipartRuns = await finalizePairs(multipartServer, api, large, small, largeFinalize);
-  const largeRuns = multipartRuns.large;
-  const largeMultipart = median(largeRuns);
+  const largeMultipart = median(multipartRuns.large);
   const smallMultipart = median(multipartRuns.small);
 
   const throughput = await createSessionThroughput(api, 32);
@@ -382,9 +381,9 @@ async function main(): Promise<void> {
     `cp + sync + openssl dgst (the copy made durable): ${durableCopyAndHash.toFixed(2)} s; Inlet / that ${ratio(upload, durableCopyAndHash)}`,
     `tus FileStore, 4 parallel uploads: ${tus.toFixed(2)} s; Inlet / tus ratio ${ratio(upload, tus)} (goal <= 1.2)`,
     `floor, same client to a server that discards the bytes: ${floor.toFixed(2)} s; floor / (cp + openssl dgst) ${ratio(floor, copyAndHash)}; Inlet / floor ${ratio(upload, floor)}`,
-    `finalize multipart, median of ${FINALIZE_RUNS}: ${largeMultipart.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${smallMultipart.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(largeMultipart.seconds, smallMultipart.seconds)} (goal <= 1.5); largest peak RSS growth ${peakGrowth(largeRuns)} MiB (goal < 64)`,
-    `  each run in ms, ${LARGE_MIB} MiB: ${runTimes(largeRuns)}; 16 MiB: ${runTimes(multipartRuns.small)}`,
-    `read back for the whole-file hash, each ${LARGE_MIB} MiB multipart upload: ${largeRuns.map((run) => run.readBackMib.toFixed(0)).join(', ')} MiB`,
+    `finalize multipart, median of ${FINALIZE_RUNS}: ${largeMultipart.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${smallMultipart.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(largeMultipart.seconds, smallMultipart.seconds)} (goal <= 1.5); largest peak RSS growth ${peakGrowth(multipartRuns.large)} MiB (goal < 64)`,
+    `  each run in ms, ${LARGE_MIB} MiB: ${runTimes(multipartRuns.large)}; 16 MiB: ${runTimes(multipartRuns.small)}`,
+    `read back for the whole-file hash, each ${LARGE_MIB} MiB multipart upload: ${multipartRuns.large.map((run) => run.readBackMib.toFixed(0)).join(', ')} MiB`,
     `finalize direct, median of ${FINALIZE_RUNS}: ${directLarge.seconds.toFixed(3)} s after ${LARGE_MIB} MiB, ${directSmall.seconds.toFixed(3)} s after 16 MiB; ratio ${ratio(directLarge.seconds, directSmall.seconds)} (goal <= 1.5); largest peak RSS growth ${peakGrowth(directRuns.large)} MiB (goal < 64)`,
     `  each run in ms, ${LARGE_MIB} MiB: ${runTimes(directRuns.large)}; 16 MiB: ${runTimes(directRuns.small)}`,
     `createSession, 64 concurrent clients: ${throughput.sessionsPerSecond.toFixed(0)}/s; no-op procedure ${throughput.pingsPerSecond.toFixed(0)}/s; ratio ${ratio(throughput.sessionsPerSecond, throughput.pingsPerSecond)} (goal >= 0.5)`,

@@ -62,10 +62,13 @@ describe('configuration', () => {
     assert.equal(loadConfig({ INLET_PART_SIZE_BYTES: '256', INLET_TEST_MODE: 'true' }).partSizeBytes, 256);
   });
 
-  test('idle timeout and hash memory set only in test mode', () => {
+  test('idle timeout set only in test mode', () => {
     assert.equal(loadConfig({ INLET_TEST_SOCKET_IDLE_TIMEOUT_MS: '500' }).socketIdleTimeoutMs, 60_000);
     assert.equal(loadConfig({ INLET_TEST_SOCKET_IDLE_TIMEOUT_MS: '500', INLET_TEST_MODE: 'true' }).socketIdleTimeoutMs, 500);
     assert.equal(keyOfError({ INLET_TEST_SOCKET_IDLE_TIMEOUT_MS: '50', INLET_TEST_MODE: 'true' }), 'INLET_TEST_SOCKET_IDLE_TIMEOUT_MS');
+  });
+
+  test('hash memory set only in test mode', () => {
     assert.equal(loadConfig({ INLET_TEST_HASH_RETAIN_BYTES: '0' }).hashRetainBytes, 64 * 1024 * 1024);
     assert.equal(loadConfig({ INLET_TEST_HASH_RETAIN_BYTES: '0', INLET_TEST_MODE: 'true' }).hashRetainBytes, 0);
     assert.equal(keyOfError({ INLET_TEST_HASH_RETAIN_BYTES: String(65 * 1024 * 1024), INLET_TEST_MODE: 'true' }), 'INLET_TEST_HASH_RETAIN_BYTES');

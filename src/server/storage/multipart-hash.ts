@@ -11,7 +11,7 @@ import type { Logger } from '../logger';
 /**
  * The whole-file SHA-256 of a multipart upload, advanced part by part while parts arrive. Parts
  * are written in place into one data file, in any order. The hash is kept in memory per session
- * and takes in each part in one of two ways:
+ * and takes in each part in one of three ways:
  *
  * - live: the PUT of a part registers a PartFeed, which hashes the body's chunks as they arrive
  *   into a copy of the hash through the part before it. That base is the whole-file hash when it
@@ -20,8 +20,11 @@ import type { Logger } from '../logger';
  *   chain (see Link). A copy replaces the hash only in a transaction that checks the part's
  *   record, and only after every copy under it has. An aborted PUT, a BadDigest, a full disk or a
  *   crash leaves the hash where it was, and discards the copies built on the failed one.
- * - read back: a part stored while no live copy covered it is read back from the data file
- *   (usually from the page cache) once the parts before it are hashed.
+ * - parked: a part recorded before any copy took in its body keeps the body in memory after its
+ *   PUT ends. It builds on the previous part's copy once that part has arrived, or the hash takes
+ *   the kept chunks when it reaches the part.
+ * - read back: any other part is read back from the data file (usually from the page cache) once
+ *   the parts before it are hashed.
  *
  * Finalize then hashes only what is left, normally nothing, instead of reading the whole file.
  *
@@ -170,7 +173,9 @@ export function advanceHash(db: Db, target: HashTarget): Promise<AdvanceResult> 
 export function forgetHash(uploadSessionId: string): void {
   progressBySession.delete(uploadSessionId);
   discardLinksOf(uploadSessionId);
-  for (const feed of [...(feedsBySession.get(uploadSessionId)?.values() ?? [])]) feed.dropParked();
+  // Copied first, because dropping a parked feed removes it from the session's map.
+  const feeds = [...(feedsBySession.get(uploadSessionId)?.values() ?? [])];
+  for (const feed of feeds) feed.dropParked();
 }
 
 /** Drops the markers of part `partNumber` and later, before that part is written again. */
@@ -189,7 +194,7 @@ const FEED_RETAINED_MAX_BYTES_PER_PART = 16 * 1024 * 1024;
 let feedRetainedBytesLimit = HASH_RETAIN_BYTES;
 let feedRetainedBytesTotal = 0;
 
-/** Sets the process-wide limit of retained bytes; test mode lowers it to exercise eviction. */
+/** Sets the process-wide limit of retained bytes. Test mode lowers it to exercise eviction. */
 export function setRetainedBytesLimit(bytes: number): void {
   feedRetainedBytesLimit = bytes;
 }
@@ -203,7 +208,7 @@ const feedsBySession = new Map<string, Map<number, PartFeed>>();
 /** Parked feeds, oldest first: the order in which they give up their bytes when room is needed. */
 const parkedFeeds = new Set<PartFeed>();
 
-/** Drops parked parts, oldest first, until `bytes` more fit in the process-wide limit; returns whether they fit. */
+/** Drops parked parts, oldest first, until `bytes` more fit in the process-wide limit, and returns whether they fit. */
 function makeRoom(bytes: number): boolean {
   for (const feed of parkedFeeds) {
     if (feedRetainedBytesTotal + bytes <= feedRetainedBytesLimit) break;
@@ -467,8 +472,8 @@ export class PartFeed {
    * whole body in memory. Once the part before it is received in full by a PUT that hashes it
    * live, the parked bytes build on that hash. If the hash reaches the part first, it takes the
    * parked bytes instead of reading the part back. A streaming part that needs the room drops
-   * them. Any other feed is unregistered and drops what it kept. Its
-   * link is discarded unless the part was recorded, so the links built on a failed PUT go too.
+   * them. Any other feed is unregistered and drops what it kept. Its link is discarded unless the
+   * part was recorded, so the links built on a failed PUT go too.
    */
   close(): void {
     if (this.stored && this.link === null && this.retained !== null && this.bodyReceived && this.isRegistered()) {
@@ -490,14 +495,10 @@ export class PartFeed {
   takeParked(part: { sha256: string; storedAt: string }): Buffer[] | null {
     const chunks = this.retained;
     if (!this.parked || !chunks) return null;
-    if (this.stored?.sha256 !== part.sha256 || this.stored.storedAt !== part.storedAt) {
-      // Another process stored the part again: these bytes are no longer the part's.
-      this.dropParked();
-      return null;
-    }
-    this.retained = [];
+    const recordMatches = this.stored?.sha256 === part.sha256 && this.stored.storedAt === part.storedAt;
+    // When another process stored the part again, the parked bytes are no longer the part's.
     this.dropParked();
-    return chunks;
+    return recordMatches ? chunks : null;
   }
 
   /** Gives up a parked part's bytes: the part is read back once the hash reaches it. */
